@@ -1,0 +1,67 @@
+"""The one definition of the DynamoDB table: keys, indexes, TTL and stream.
+
+Used by the CDK stack (``infra``), by ``order-api create-table`` and by the tests, so the three
+can never drift apart. Plain data on purpose: the CDK app reads it without importing boto3.
+How the key values are built lives in ``keys.py``, next to the access patterns they serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PARTITION_KEY = "PK"
+SORT_KEY = "SK"
+TTL_ATTRIBUTE = "expires_at"
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+
+
+@dataclass(frozen=True)
+class IndexSchema:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+# Overloaded, sparse global secondary indexes; every one projects ALL attributes so a page of
+# results is one Query with no follow-up reads. See keys.py for what each one holds.
+GSI1 = IndexSchema("GSI1", "GSI1PK", "GSI1SK")  # customer's orders; catalog (sharded)
+GSI2 = IndexSchema("GSI2", "GSI2PK", "GSI2SK")  # customer's orders in one status
+GSI3 = IndexSchema("GSI3", "GSI3PK", "GSI3SK")  # every order in one status (sharded)
+INDEXES: tuple[IndexSchema, ...] = (GSI1, GSI2, GSI3)
+
+
+def key_attribute_names() -> list[str]:
+    """Every attribute used in a key of the table or an index (all strings)."""
+    names = [PARTITION_KEY, SORT_KEY]
+    for index in INDEXES:
+        names += [index.partition_key, index.sort_key]
+    return names
+
+
+def create_table_input(table_name: str) -> dict[str, Any]:
+    """``CreateTable`` parameters: on-demand, with the stream; TTL is a separate call."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in key_attribute_names()
+        ],
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in INDEXES
+        ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
+        "SSESpecification": {"Enabled": True},
+    }
