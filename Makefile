@@ -1,0 +1,50 @@
+# Two commands matter: `make run` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck unit infra bench load lock clean synth
+
+$(STAMP): requirements/dev.txt pyproject.toml package-lock.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) pip sync --quiet --python $(PY) requirements/dev.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps --editable .
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/order-api serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+synth: $(STAMP)
+	npx cdk synth --quiet
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+load: $(STAMP)
+	$(PY) -m loadtest
+
+# Regenerate the lock files after changing pyproject.toml.
+lock:
+	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 -o requirements/runtime.txt
+	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 --extra local --extra dev -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache
