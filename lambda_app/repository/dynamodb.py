@@ -1,0 +1,449 @@
+"""The only module that talks to DynamoDB: every read and write of the service, one call each.
+
+Round trips per operation (held by tests/integration/test_round_trips.py):
+- get product / get order: one GetItem.
+- place order: one BatchGetItem (the products and the caller's idempotency record, strongly
+  consistent) and one TransactWriteItems (the order, each line's conditional stock decrement and
+  the idempotency record).
+- cancel: the service's GetItem, then one TransactWriteItems (order + stock returned).
+- product change: one UpdateItem (atomic stock delta under condition).
+- order change: the service's GetItem, then one UpdateItem guarded by the version read.
+- a list page: one Query, or one Query per shard for the sharded indexes (see keys.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from lambda_app.domain.errors import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    Conflict,
+    IdempotencyKeyTaken,
+    InsufficientStock,
+    NotFound,
+    PreconditionFailed,
+    StaleWrite,
+    StoreUnavailable,
+)
+from lambda_app.domain.models import (
+    IdempotencyRecord,
+    Order,
+    OrderStatus,
+    Product,
+    ProductChange,
+)
+from lambda_app.repository import codec, keys
+from lambda_app.repository.schema import GSI1, GSI2, GSI3, PARTITION_KEY, TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+T = TypeVar("T")
+Item = dict[str, Any]
+
+# Error codes that mean "try again later", after the SDK's own retries gave up.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+    }
+)
+_UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """Up to `limit` items of a list, and whether more follow."""
+
+    items: list[T]
+    has_more: bool
+
+
+class DynamoRepository:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+        # Shard queries of one page run side by side; threads start lazily on first use.
+        self._pool = ThreadPoolExecutor(max_workers=keys.SHARDS, thread_name_prefix="shard")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, operation: Callable[..., Any], **params: Any) -> Any:
+        try:
+            return operation(**params)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _UNAVAILABLE_CODES:
+                raise StoreUnavailable(
+                    "The database is busy; retry after the indicated time", 1
+                ) from error
+            raise
+        except (ConnectionError, HTTPClientError) as error:
+            # Includes read timeouts after the request was sent: the outcome is unknown, which
+            # is why order placement takes an Idempotency-Key.
+            raise StoreUnavailable("The database did not answer in time", 1) from error
+
+    # -- products ---------------------------------------------------------------------------
+
+    def get_product(self, sku: str) -> Product | None:
+        response = self._call(self._client.get_item, TableName=self._table, Key=_key(keys.product_key(sku)))
+        item = response.get("Item")
+        return codec.item_to_product(item) if item else None
+
+    def create_product(self, product: Product) -> None:
+        try:
+            self._call(
+                self._client.put_item,
+                TableName=self._table,
+                Item=codec.product_to_item(product),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY},
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"Product {product.sku} already exists") from error
+            raise
+
+    def update_product(
+        self, sku: str, change: ProductChange, expected_version: int | None, now: datetime
+    ) -> Product:
+        """Apply a change atomically: the stock delta is an increment, never read-modify-write."""
+        names = {"#pk": PARTITION_KEY, "#v": "version", "#u": "updated_at"}
+        values: dict[str, Any] = {":one": {"N": "1"}, ":now": {"S": codec.timestamp(now)}}
+        sets = ["#v = #v + :one", "#u = :now"]
+        conditions = ["attribute_exists(#pk)"]
+        if change.name is not None:
+            names["#name"] = "name"
+            values[":name"] = {"S": change.name}
+            sets.append("#name = :name")
+        if change.price is not None:
+            names["#price"] = "price"
+            values[":price"] = {"N": str(change.price)}
+            sets.append("#price = :price")
+        if change.stock_delta:
+            names["#stock"] = "stock"
+            values[":delta"] = {"N": str(change.stock_delta)}
+            sets.append("#stock = #stock + :delta")
+            if change.stock_delta < 0:
+                values[":need"] = {"N": str(-change.stock_delta)}
+                conditions.append("#stock >= :need")
+        if expected_version is not None:
+            values[":expected"] = {"N": str(expected_version)}
+            conditions.append("#v = :expected")
+        try:
+            response = self._call(
+                self._client.update_item,
+                TableName=self._table,
+                Key=_key(keys.product_key(sku)),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            old = error.response.get("Item")
+            if not old:
+                raise NotFound(f"No product {sku}") from error
+            current = codec.item_to_product(old)
+            if expected_version is not None and current.version != expected_version:
+                raise PreconditionFailed(current.version) from error
+            raise Conflict(
+                f"Stock of {sku} is {current.stock}; a change of {change.stock_delta} "
+                "would take it below 0"
+            ) from error
+        return codec.item_to_product(response["Attributes"])
+
+    def list_products(self, after_sku: str | None, limit: int) -> Slice[Product]:
+        def query(shard: int) -> list[Item]:
+            condition, values = "#pk = :pk", {":pk": {"S": keys.catalog_partition(shard)}}
+            if after_sku is not None:
+                condition += " AND #sk > :after"
+                values[":after"] = {"S": after_sku}
+            return self._query(GSI1.name, GSI1.partition_key, GSI1.sort_key, condition, values, True, limit)
+
+        items = self._merge_shards(query, GSI1.sort_key, descending=False, limit=limit)
+        return Slice([codec.item_to_product(i) for i in items[:limit]], len(items) > limit)
+
+    # -- placing an order -------------------------------------------------------------------
+
+    def read_for_order(
+        self, skus: Iterable[str], caller_id: str, idempotency_key: str | None
+    ) -> tuple[dict[str, Product], IdempotencyRecord | None]:
+        """The products named and the caller's idempotency record, in one BatchGetItem."""
+        request_keys = [_key(keys.product_key(sku)) for sku in skus]
+        if idempotency_key is not None:
+            request_keys.append(_key(keys.idempotency_key(caller_id, idempotency_key)))
+        found: list[Item] = []
+        pending: dict[str, Any] = {
+            self._table: {"Keys": request_keys, "ConsistentRead": True}
+        }
+        for attempt in range(5):
+            response = self._call(self._client.batch_get_item, RequestItems=pending)
+            found += response.get("Responses", {}).get(self._table, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(0.02 * 2**attempt)  # unprocessed keys mean throttling: back off
+        else:
+            raise StoreUnavailable("The database is busy; retry after the indicated time", 1)
+        products: dict[str, Product] = {}
+        record = None
+        for item in found:
+            if item["SK"]["S"] == keys.PRODUCT_SK:
+                product = codec.item_to_product(item)
+                products[product.sku] = product
+            elif idempotency_key is not None:
+                record = codec.item_to_idempotency(item, caller_id, idempotency_key)
+        return products, record
+
+    def create_order(self, order: Order, record: IdempotencyRecord | None, now_epoch: int) -> None:
+        """Write the order, reserve every line's stock and record the key: all or nothing."""
+        transact: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": codec.order_to_item(order),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                }
+            }
+        ]
+        transact += [
+            self._stock_update(line.sku, -line.quantity, order.updated_at) for line in order.items
+        ]
+        if record is not None:
+            transact.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": codec.idempotency_to_item(record),
+                        # An expired record may linger until TTL deletes it: it no longer counts.
+                        "ConditionExpression": "attribute_not_exists(#pk) OR #exp < :now",
+                        "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#exp": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {":now": {"N": str(now_epoch)}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        reasons = self._transact(transact, token=order.id)
+        if reasons is None:
+            return
+        if record is not None and reasons[-1].get("Code") == "ConditionalCheckFailed":
+            taken = reasons[-1].get("Item")
+            if taken:
+                raise IdempotencyKeyTaken(
+                    codec.item_to_idempotency(taken, record.caller_id, record.key)
+                )
+        short = [
+            line.sku
+            for line, reason in zip(order.items, reasons[1:], strict=False)
+            if reason.get("Code") == "ConditionalCheckFailed"
+        ]
+        if short:
+            raise InsufficientStock(short)
+        raise ConcurrentUpdate("Other orders for the same products are being placed; retry")
+
+    # -- changing an order ------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> Order | None:
+        response = self._call(self._client.get_item, TableName=self._table, Key=_key(keys.order_key(order_id)))
+        item = response.get("Item")
+        return codec.item_to_order(item) if item else None
+
+    def save_order(self, order: Order, expected_version: int) -> None:
+        """Replace the order's mutable fields if nobody changed it since `expected_version`."""
+        index_keys = keys.order_status_keys(order.id, order.customer_id, order.status.value)
+        attributes = {
+            "status": {"S": order.status.value},
+            "shipping_address": codec.address_to_attr(order.shipping_address),
+            "updated_at": {"S": codec.timestamp(order.updated_at)},
+            "version": {"N": str(order.version)},
+            **{name: {"S": value} for name, value in index_keys.items()},
+        }
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":a{i}": value for i, value in enumerate(attributes.values())}
+        try:
+            self._call(
+                self._client.update_item,
+                TableName=self._table,
+                Key=_key(keys.order_key(order.id)),
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(names))),
+                ConditionExpression="#version = :expected",
+                ExpressionAttributeNames={**names, "#version": "version"},
+                ExpressionAttributeValues={**values, ":expected": {"N": str(expected_version)}},
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                raise StaleWrite() from error
+            raise
+
+    def save_cancellation(self, order: Order, expected_version: int) -> None:
+        """Mark the order cancelled and return its stock, in one transaction."""
+        index_keys = keys.order_status_keys(order.id, order.customer_id, order.status.value)
+        sets = {
+            "status": {"S": order.status.value},
+            "updated_at": {"S": codec.timestamp(order.updated_at)},
+            "version": {"N": str(order.version)},
+            **{name: {"S": value} for name, value in index_keys.items()},
+        }
+        transact: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _key(keys.order_key(order.id)),
+                    "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets))),
+                    "ConditionExpression": "#version = :expected",
+                    "ExpressionAttributeNames": {
+                        **{f"#a{i}": name for i, name in enumerate(sets)},
+                        "#version": "version",
+                    },
+                    "ExpressionAttributeValues": {
+                        **{f":a{i}": value for i, value in enumerate(sets.values())},
+                        ":expected": {"N": str(expected_version)},
+                    },
+                }
+            }
+        ]
+        transact += [self._stock_update(line.sku, line.quantity, order.updated_at) for line in order.items]
+        reasons = self._transact(transact, token=f"{order.id}-v{order.version}")
+        if reasons is None:
+            return
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            raise StaleWrite()
+        raise ConcurrentUpdate("The order or its products are being changed; retry")
+
+    # -- listing orders ---------------------------------------------------------------------
+
+    def list_customer_orders(
+        self, customer_id: str, status: OrderStatus | None, before_id: str | None, limit: int
+    ) -> Slice[Order]:
+        if status is None:
+            index, partition = GSI1, keys.customer_partition(customer_id)
+        else:
+            index, partition = GSI2, keys.customer_status_partition(customer_id, status.value)
+        items = self._query(index.name, index.partition_key, index.sort_key, *_before(partition, before_id), False, limit)
+        return Slice([codec.item_to_order(i) for i in items[:limit]], len(items) > limit)
+
+    def list_orders_by_status(
+        self, status: OrderStatus, before_id: str | None, limit: int
+    ) -> Slice[Order]:
+        def query(shard: int) -> list[Item]:
+            partition = keys.status_partition(status.value, shard)
+            return self._query(GSI3.name, GSI3.partition_key, GSI3.sort_key, *_before(partition, before_id), False, limit)
+
+        items = self._merge_shards(query, GSI3.sort_key, descending=True, limit=limit)
+        return Slice([codec.item_to_order(i) for i in items[:limit]], len(items) > limit)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _stock_update(self, sku: str, delta: int, now: datetime) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _key(keys.product_key(sku)),
+            "UpdateExpression": "SET #stock = #stock + :delta, #v = #v + :one, #u = :now",
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {
+                "#pk": PARTITION_KEY,
+                "#stock": "stock",
+                "#v": "version",
+                "#u": "updated_at",
+            },
+            "ExpressionAttributeValues": {
+                ":delta": {"N": str(delta)},
+                ":one": {"N": "1"},
+                ":now": {"S": codec.timestamp(now)},
+            },
+        }
+        if delta < 0:
+            # The guard that keeps stock from ever going below zero, under any concurrency.
+            update["ConditionExpression"] += " AND #stock >= :need"
+            update["ExpressionAttributeValues"][":need"] = {"N": str(-delta)}
+        return {"Update": update}
+
+    def _transact(self, items: list[dict[str, Any]], token: str) -> list[dict[str, Any]] | None:
+        """Run a transaction; None on success, else the per-item cancellation reasons."""
+        try:
+            # The token makes the SDK's own retries of this exact call idempotent (10 minutes).
+            self._call(self._client.transact_write_items, TransactItems=items, ClientRequestToken=token[:36])
+        except ClientError as error:
+            if _code(error) != "TransactionCanceledException":
+                if _code(error) == "TransactionConflictException":
+                    raise ConcurrentUpdate("A concurrent transaction won; retry") from error
+                raise
+            reasons: list[dict[str, Any]] = error.response.get("CancellationReasons") or []
+            if any(r.get("Code") in _UNAVAILABLE_REASONS for r in reasons):
+                raise StoreUnavailable("The database is busy; retry after the indicated time", 1) from error
+            return reasons or [{"Code": "TransactionConflict"}]
+        return None
+
+    def _query(
+        self,
+        index: str,
+        partition_key: str,
+        sort_key: str,
+        condition: str,
+        values: dict[str, Any],
+        forward: bool,
+        limit: int,
+    ) -> list[Item]:
+        """Up to limit + 1 items, so the caller knows whether another page follows."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#pk": partition_key, "#sk": sort_key},
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+            "Limit": limit + 1,
+        }
+        items: list[Item] = []
+        while True:
+            response = self._call(self._client.query, **params)
+            items += response.get("Items", [])
+            start = response.get("LastEvaluatedKey")
+            # Only the 1 MB response cap can stop short of Limit: continue from where it stopped.
+            if not start or len(items) > limit:
+                return items[: limit + 1]
+            params["ExclusiveStartKey"] = start
+            params["Limit"] = limit + 1 - len(items)
+
+    def _merge_shards(
+        self, query: Callable[[int], list[Item]], sort_key: str, *, descending: bool, limit: int
+    ) -> list[Item]:
+        """Query every shard at once and merge their sorted pages into one, limit + 1 long."""
+        pages = list(self._pool.map(query, range(keys.SHARDS)))
+        merged = heapq.merge(*pages, key=lambda item: item[sort_key]["S"], reverse=descending)
+        return [item for _, item in zip(range(limit + 1), merged, strict=False)]
+
+
+def _key(key: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _before(partition: str, before: str | None) -> tuple[str, dict[str, Any]]:
+    condition, values = "#pk = :pk", {":pk": {"S": partition}}
+    if before is not None:
+        condition += " AND #sk < :before"
+        values[":before"] = {"S": before}
+    return condition, values

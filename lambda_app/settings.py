@@ -1,0 +1,52 @@
+"""All configuration in one typed object, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def running_in_lambda() -> bool:
+    return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    table_name: str = Field(default="orders", validation_alias="TABLE_NAME")
+    region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    # boto3 reads this variable by itself too; kept here so `serve --endpoint-url` can set it.
+    dynamodb_endpoint_url: str | None = Field(
+        default=None, validation_alias="AWS_ENDPOINT_URL_DYNAMODB"
+    )
+    admin_group: str = Field(default="admin", validation_alias="ADMIN_GROUP")
+    # HMAC key for list cursors. The stack provides it in Lambda; locally a per-process random
+    # key is fine (cursors only need to outlive one listing session).
+    cursor_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        validation_alias="CURSOR_SECRET",
+    )
+    # X-Dev-User/X-Dev-Groups identity; only `order-api serve` turns it on.
+    dev_auth: bool = Field(default=False, validation_alias="ORDER_API_DEV_AUTH")
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600, ge=24 * 3600, validation_alias="IDEMPOTENCY_TTL_SECONDS"
+    )
+    # In Lambda one request runs at a time, so blocking DynamoDB calls run inline (no threadpool
+    # hop); a local server offloads them so concurrent requests are served concurrently.
+    offload_blocking_calls: bool = Field(
+        default_factory=lambda: not running_in_lambda(), validation_alias="ORDER_API_OFFLOAD"
+    )
+
+    @model_validator(mode="after")
+    def _guard_lambda(self) -> Settings:
+        if running_in_lambda():
+            if self.dev_auth:
+                raise ValueError("Dev identity headers cannot be enabled inside AWS Lambda")
+            if "CURSOR_SECRET" not in os.environ:
+                raise ValueError("CURSOR_SECRET must be provided by the stack in AWS Lambda")
+        return self
