@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambda_app.domain.models import IdempotencyRecord
 
 
 class DomainError(Exception):
@@ -87,6 +91,6 @@ class StaleWrite(DomainError):
 class IdempotencyKeyTaken(DomainError):
     """Another request with the same Idempotency-Key created its order first."""
 
-    def __init__(self, record: object) -> None:
+    def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__("Idempotency-Key already used")
         self.record = record

@@ -101,7 +101,8 @@ class Order:
     def cancelled(self, now: datetime) -> Order:
         if self.status not in CANCELLABLE:
             raise InvalidTransition(
-                self.status, f"Order is {self.status}; only PENDING or CONFIRMED orders can be cancelled"
+                self.status,
+                f"Order is {self.status}; only PENDING or CONFIRMED orders can be cancelled",
             )
         return replace(self, status=OrderStatus.CANCELLED, updated_at=now, version=self.version + 1)
 

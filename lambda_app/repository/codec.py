@@ -6,7 +6,6 @@ this is on every request's path.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from lambda_app.domain.models import (
@@ -17,19 +16,12 @@ from lambda_app.domain.models import (
     OrderStatus,
     Product,
 )
+from lambda_app.domain.timestamps import parse_rfc3339 as parse_timestamp
+from lambda_app.domain.timestamps import rfc3339 as timestamp
 from lambda_app.repository import keys
 from lambda_app.repository.schema import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
-
-
-def timestamp(value: datetime) -> str:
-    """RFC 3339 in UTC with millisecond precision, e.g. 2026-11-25T07:30:00.123Z."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_timestamp(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -41,7 +33,7 @@ def _n(value: int) -> dict[str, str]:
 
 
 def product_to_item(product: Product) -> Item:
-    item = {name: _s(value) for name, value in keys.product_key(product.sku).items()}
+    item: Item = {name: _s(value) for name, value in keys.product_key(product.sku).items()}
     item.update({name: _s(value) for name, value in keys.product_index_keys(product.sku).items()})
     item.update(
         {
@@ -127,7 +119,7 @@ def order_attributes(order: Order) -> Item:
 
 
 def order_to_item(order: Order) -> Item:
-    item = {name: _s(value) for name, value in keys.order_key(order.id).items()}
+    item: Item = {name: _s(value) for name, value in keys.order_key(order.id).items()}
     index_keys = keys.order_index_keys(order.id, order.customer_id, order.status.value)
     item.update({name: _s(value) for name, value in index_keys.items()})
     item.update(order_attributes(order))
@@ -157,7 +149,7 @@ def item_to_order(item: Item) -> Order:
 
 
 def idempotency_to_item(record: IdempotencyRecord) -> Item:
-    item = {
+    item: Item = {
         name: _s(value)
         for name, value in keys.idempotency_key(record.caller_id, record.key).items()
     }

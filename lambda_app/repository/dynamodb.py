@@ -41,6 +41,7 @@ from lambda_app.domain.models import (
     Product,
     ProductChange,
 )
+from lambda_app.domain.timestamps import rfc3339
 from lambda_app.repository import codec, keys
 from lambda_app.repository.schema import GSI1, GSI2, GSI3, PARTITION_KEY, TTL_ATTRIBUTE
 
@@ -99,7 +100,9 @@ class DynamoRepository:
     # -- products ---------------------------------------------------------------------------
 
     def get_product(self, sku: str) -> Product | None:
-        response = self._call(self._client.get_item, TableName=self._table, Key=_key(keys.product_key(sku)))
+        response = self._call(
+            self._client.get_item, TableName=self._table, Key=_key(keys.product_key(sku))
+        )
         item = response.get("Item")
         return codec.item_to_product(item) if item else None
 
@@ -122,7 +125,7 @@ class DynamoRepository:
     ) -> Product:
         """Apply a change atomically: the stock delta is an increment, never read-modify-write."""
         names = {"#pk": PARTITION_KEY, "#v": "version", "#u": "updated_at"}
-        values: dict[str, Any] = {":one": {"N": "1"}, ":now": {"S": codec.timestamp(now)}}
+        values: dict[str, Any] = {":one": {"N": "1"}, ":now": {"S": rfc3339(now)}}
         sets = ["#v = #v + :one", "#u = :now"]
         conditions = ["attribute_exists(#pk)"]
         if change.name is not None:
@@ -158,7 +161,7 @@ class DynamoRepository:
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise
-            old = error.response.get("Item")
+            old: Item | None = error.response.get("Item")  # type: ignore[assignment]
             if not old:
                 raise NotFound(f"No product {sku}") from error
             current = codec.item_to_product(old)
@@ -176,7 +179,9 @@ class DynamoRepository:
             if after_sku is not None:
                 condition += " AND #sk > :after"
                 values[":after"] = {"S": after_sku}
-            return self._query(GSI1.name, GSI1.partition_key, GSI1.sort_key, condition, values, True, limit)
+            return self._query(
+                GSI1.name, GSI1.partition_key, GSI1.sort_key, condition, values, True, limit
+            )
 
         items = self._merge_shards(query, GSI1.sort_key, descending=False, limit=limit)
         return Slice([codec.item_to_product(i) for i in items[:limit]], len(items) > limit)
@@ -191,9 +196,7 @@ class DynamoRepository:
         if idempotency_key is not None:
             request_keys.append(_key(keys.idempotency_key(caller_id, idempotency_key)))
         found: list[Item] = []
-        pending: dict[str, Any] = {
-            self._table: {"Keys": request_keys, "ConsistentRead": True}
-        }
+        pending: dict[str, Any] = {self._table: {"Keys": request_keys, "ConsistentRead": True}}
         for attempt in range(5):
             response = self._call(self._client.batch_get_item, RequestItems=pending)
             found += response.get("Responses", {}).get(self._table, [])
@@ -263,7 +266,9 @@ class DynamoRepository:
     # -- changing an order ------------------------------------------------------------------
 
     def get_order(self, order_id: str) -> Order | None:
-        response = self._call(self._client.get_item, TableName=self._table, Key=_key(keys.order_key(order_id)))
+        response = self._call(
+            self._client.get_item, TableName=self._table, Key=_key(keys.order_key(order_id))
+        )
         item = response.get("Item")
         return codec.item_to_order(item) if item else None
 
@@ -273,7 +278,7 @@ class DynamoRepository:
         attributes = {
             "status": {"S": order.status.value},
             "shipping_address": codec.address_to_attr(order.shipping_address),
-            "updated_at": {"S": codec.timestamp(order.updated_at)},
+            "updated_at": {"S": rfc3339(order.updated_at)},
             "version": {"N": str(order.version)},
             **{name: {"S": value} for name, value in index_keys.items()},
         }
@@ -299,7 +304,7 @@ class DynamoRepository:
         index_keys = keys.order_status_keys(order.id, order.customer_id, order.status.value)
         sets = {
             "status": {"S": order.status.value},
-            "updated_at": {"S": codec.timestamp(order.updated_at)},
+            "updated_at": {"S": rfc3339(order.updated_at)},
             "version": {"N": str(order.version)},
             **{name: {"S": value} for name, value in index_keys.items()},
         }
@@ -308,7 +313,8 @@ class DynamoRepository:
                 "Update": {
                     "TableName": self._table,
                     "Key": _key(keys.order_key(order.id)),
-                    "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets))),
+                    "UpdateExpression": "SET "
+                    + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets))),
                     "ConditionExpression": "#version = :expected",
                     "ExpressionAttributeNames": {
                         **{f"#a{i}": name for i, name in enumerate(sets)},
@@ -321,7 +327,9 @@ class DynamoRepository:
                 }
             }
         ]
-        transact += [self._stock_update(line.sku, line.quantity, order.updated_at) for line in order.items]
+        transact += [
+            self._stock_update(line.sku, line.quantity, order.updated_at) for line in order.items
+        ]
         reasons = self._transact(transact, token=f"{order.id}-v{order.version}")
         if reasons is None:
             return
@@ -338,7 +346,14 @@ class DynamoRepository:
             index, partition = GSI1, keys.customer_partition(customer_id)
         else:
             index, partition = GSI2, keys.customer_status_partition(customer_id, status.value)
-        items = self._query(index.name, index.partition_key, index.sort_key, *_before(partition, before_id), False, limit)
+        items = self._query(
+            index.name,
+            index.partition_key,
+            index.sort_key,
+            *_before(partition, before_id),
+            False,
+            limit,
+        )
         return Slice([codec.item_to_order(i) for i in items[:limit]], len(items) > limit)
 
     def list_orders_by_status(
@@ -346,7 +361,14 @@ class DynamoRepository:
     ) -> Slice[Order]:
         def query(shard: int) -> list[Item]:
             partition = keys.status_partition(status.value, shard)
-            return self._query(GSI3.name, GSI3.partition_key, GSI3.sort_key, *_before(partition, before_id), False, limit)
+            return self._query(
+                GSI3.name,
+                GSI3.partition_key,
+                GSI3.sort_key,
+                *_before(partition, before_id),
+                False,
+                limit,
+            )
 
         items = self._merge_shards(query, GSI3.sort_key, descending=True, limit=limit)
         return Slice([codec.item_to_order(i) for i in items[:limit]], len(items) > limit)
@@ -368,7 +390,7 @@ class DynamoRepository:
             "ExpressionAttributeValues": {
                 ":delta": {"N": str(delta)},
                 ":one": {"N": "1"},
-                ":now": {"S": codec.timestamp(now)},
+                ":now": {"S": rfc3339(now)},
             },
         }
         if delta < 0:
@@ -381,15 +403,21 @@ class DynamoRepository:
         """Run a transaction; None on success, else the per-item cancellation reasons."""
         try:
             # The token makes the SDK's own retries of this exact call idempotent (10 minutes).
-            self._call(self._client.transact_write_items, TransactItems=items, ClientRequestToken=token[:36])
+            self._call(
+                self._client.transact_write_items,
+                TransactItems=items,
+                ClientRequestToken=token[:36],
+            )
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":
                 if _code(error) == "TransactionConflictException":
                     raise ConcurrentUpdate("A concurrent transaction won; retry") from error
                 raise
-            reasons: list[dict[str, Any]] = error.response.get("CancellationReasons") or []
+            reasons: list[dict[str, Any]] = list(error.response.get("CancellationReasons") or [])  # type: ignore[arg-type]
             if any(r.get("Code") in _UNAVAILABLE_REASONS for r in reasons):
-                raise StoreUnavailable("The database is busy; retry after the indicated time", 1) from error
+                raise StoreUnavailable(
+                    "The database is busy; retry after the indicated time", 1
+                ) from error
             return reasons or [{"Code": "TransactionConflict"}]
         return None
 
@@ -408,11 +436,13 @@ class DynamoRepository:
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#pk": partition_key, "#sk": sort_key},
+            "ExpressionAttributeNames": {"#pk": partition_key},
             "ExpressionAttributeValues": values,
             "ScanIndexForward": forward,
             "Limit": limit + 1,
         }
+        if "#sk" in condition:
+            params["ExpressionAttributeNames"]["#sk"] = sort_key
         items: list[Item] = []
         while True:
             response = self._call(self._client.query, **params)

@@ -72,7 +72,9 @@ class OrderService:
 
     # -- placing ----------------------------------------------------------------------------
 
-    def place(self, caller: Caller, request: PlaceOrder, idempotency_key: str | None) -> PlacedOrder:
+    def place(
+        self, caller: Caller, request: PlaceOrder, idempotency_key: str | None
+    ) -> PlacedOrder:
         quantities = merge_lines(request.lines)
         request_fingerprint = fingerprint(request)
         for attempt in range(MAX_ATTEMPTS):
@@ -102,7 +104,6 @@ class OrderService:
             try:
                 self._repository.create_order(order, new_record, now_epoch)
             except IdempotencyKeyTaken as taken:
-                assert isinstance(taken.record, IdempotencyRecord)
                 return _replay(taken.record, request_fingerprint)
             except ConcurrentUpdate:
                 if attempt + 1 == MAX_ATTEMPTS:

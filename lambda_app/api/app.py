@@ -1,0 +1,50 @@
+"""Builds the FastAPI application from settings: routes, error mapping, services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from lambda_app.api import errors, openapi
+from lambda_app.api.deps import Services
+from lambda_app.api.middleware import RequestGuard
+from lambda_app.api.routes import health, orders, products
+from lambda_app.repository.client import make_client
+from lambda_app.repository.dynamodb import DynamoRepository
+from lambda_app.service.cursors import CursorCodec
+from lambda_app.service.orders import OrderService
+from lambda_app.service.products import ProductService
+from lambda_app.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+DESCRIPTION = """\
+Orders and the product catalog of a shop. Money is integer minor units with an ISO 4217 code;
+every error is `application/problem+json` (RFC 9457). Authenticate with a JWT (API Gateway's
+authorizer); locally, `order-api serve` accepts `X-Dev-User` and `X-Dev-Groups` instead.
+"""
+
+
+def create_app(settings: Settings, client: DynamoDBClient | None = None) -> FastAPI:
+    repository = DynamoRepository(
+        client or make_client(settings.region, settings.dynamodb_endpoint_url),
+        settings.table_name,
+    )
+    cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+    app = FastAPI(title="Order API", version="1.0.0", description=DESCRIPTION)
+    app.state.services = Services(
+        products=ProductService(repository, cursors),
+        orders=OrderService(repository, cursors, settings.idempotency_ttl_seconds),
+        admin_group=settings.admin_group,
+        dev_auth=settings.dev_auth,
+        offload=settings.offload_blocking_calls,
+    )
+    app.include_router(health.router)
+    app.include_router(products.router)
+    app.include_router(orders.router)
+    errors.install(app)
+    openapi.install(app)
+    app.add_middleware(RequestGuard)
+    return app

@@ -1,0 +1,72 @@
+"""OpenAPI details FastAPI cannot infer: problem+json error responses and the Problem schema."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from lambda_app.api.errors import PROBLEM_JSON
+from lambda_app.api.schemas import Problem
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_HEADERS: dict[int, dict[str, Any]] = {
+    503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    409: {
+        "Retry-After": {
+            "description": "Seconds to wait (concurrent updates)",
+            "schema": {"type": "integer"},
+        }
+    },
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
+}
+_REASONS = {
+    400: "Malformed JSON, or an invalid cursor",
+    401: "No verified identity",
+    403: "Not allowed for this caller",
+    404: "No such resource (or not visible to this caller)",
+    409: "Conflicts with the current state",
+    412: "If-Match names a stale version",
+    413: "Body larger than 64 KiB",
+    415: "Body is not application/json",
+    422: "Validation failed",
+    500: "Unexpected error (carries request_id)",
+    503: "Database throttled or unavailable; retry after Retry-After",
+}
+# Errors any route can give: missing identity, server-side trouble.
+COMMON = (401, 500, 503)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, *COMMON}):
+        response: dict[str, Any] = {
+            "description": _REASONS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+        }
+        if status in _HEADERS:
+            response["headers"] = _HEADERS[status]
+        responses[status] = response
+    return responses
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            components.update(components["Problem"].pop("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from lambda_app.api.deps import CallerDep, IfMatchDep, ServicesDep, call
+from lambda_app.api.openapi import problems
+from lambda_app.api.schemas import ListOut, OrderIn, OrderOut, OrderPatch
+from lambda_app.domain.models import Order, OrderStatus, PlaceOrder
+from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="1..255 printable ASCII characters; retries with the same key and body "
+        "return the first response and create nothing",
+    ),
+]
+CustomerId = Annotated[str | None, Query(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f#]+$")]
+
+
+def _represent(response: Response, order: Order) -> OrderOut:
+    response.headers["ETag"] = f'"{order.version}"'
+    return OrderOut.of(order)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place an order: prices and stock come from the catalog; stock is reserved atomically",
+    responses={
+        **problems(400, 409, 413, 415, 422),
+        201: {
+            "description": "The order was placed (or, with `Idempotent-Replayed: true`, "
+            "this is the first response to the same Idempotency-Key and body)",
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}},
+                "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}},
+            },
+        },
+    },
+)
+async def place_order(
+    body: OrderIn,
+    caller: CallerDep,
+    svc: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderOut:
+    request = PlaceOrder(
+        lines=tuple((line.sku, line.quantity) for line in body.items),
+        shipping_address=body.shipping_address.to_domain(),
+    )
+    placed = await call(svc, svc.orders.place, caller, request, idempotency_key)
+    response.headers["Location"] = f"/orders/{placed.order.id}"
+    if placed.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _represent(response, placed.order)
+
+
+@router.get("/{order_id}", summary="One order (its customer, or staff)", responses=problems(404))
+async def get_order(
+    order_id: str, caller: CallerDep, svc: ServicesDep, response: Response
+) -> OrderOut:
+    return _represent(response, await call(svc, svc.orders.get, caller, order_id))
+
+
+@router.get(
+    "",
+    summary="Orders, newest first: your own; staff may filter by customer_id and/or status",
+    responses=problems(400, 403, 422),
+)
+async def list_orders(
+    caller: CallerDep,
+    svc: ServicesDep,
+    status: OrderStatus | None = None,
+    customer_id: CustomerId = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ListOut[OrderOut]:
+    page = await call(
+        svc,
+        svc.orders.list,
+        caller,
+        customer_id=customer_id,
+        status=status,
+        cursor=cursor,
+        limit=limit,
+    )
+    return ListOut[OrderOut](
+        items=[OrderOut.of(o) for o in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "/{order_id}/cancel",
+    summary="Cancel a PENDING or CONFIRMED order; its stock is returned in the same transaction",
+    responses=problems(404, 409, 412, 413, 415, 422),
+)
+async def cancel_order(
+    order_id: str, caller: CallerDep, svc: ServicesDep, expected: IfMatchDep, response: Response
+) -> OrderOut:
+    return _represent(response, await call(svc, svc.orders.cancel, caller, order_id, expected))
+
+
+@router.patch(
+    "/{order_id}",
+    summary="Change the shipping address (customer, while PENDING) or move the status one step (staff)",
+    responses=problems(400, 403, 404, 409, 412, 413, 415, 422),
+)
+async def update_order(
+    order_id: str,
+    body: OrderPatch,
+    caller: CallerDep,
+    svc: ServicesDep,
+    expected: IfMatchDep,
+    response: Response,
+) -> OrderOut:
+    if body.shipping_address is not None:
+        order = await call(
+            svc,
+            svc.orders.change_address,
+            caller,
+            order_id,
+            body.shipping_address.to_domain(),
+            expected,
+        )
+    else:
+        assert body.status is not None
+        order = await call(svc, svc.orders.move, caller, order_id, body.status, expected)
+    return _represent(response, order)

@@ -1,0 +1,14 @@
+"""RFC 3339 timestamps in UTC, the one textual form of time the service stores and shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def rfc3339(value: datetime) -> str:
+    """E.g. 2026-11-25T07:30:00.123Z (millisecond precision)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value)

@@ -1,0 +1,1 @@
+"""Local development only (``order-api serve``): needs the ``[local]`` extra, never in Lambda."""
