@@ -61,7 +61,7 @@ def test_51_raw_lines_that_merge_to_fewer_are_fine() -> None:
 
 def test_pricing_uses_catalog_prices_and_totals() -> None:
     lines = price_lines({"A": 2, "B": 1}, {"A": product("A"), "B": product("B", price=1000)})
-    assert [(l.sku, l.unit_price, l.line_total) for l in lines] == [
+    assert [(line.sku, line.unit_price, line.line_total) for line in lines] == [
         ("A", 250, 500),
         ("B", 1000, 1000),
     ]
