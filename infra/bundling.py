@@ -1,0 +1,356 @@
+"""Build the Lambda asset without Docker: pip for the target platform, the app, bytecode.
+
+``build_asset()`` is plain Python (used by the CDK app, the tests and benchmarks);
+``LocalPythonBundling`` wraps it for CDK's ``ILocalBundling`` hook, so ``cdk synth`` never needs
+Docker. What ends up in the asset:
+
+1. The locked runtime requirements (``requirements/runtime.txt``), binary wheels only, for the
+   target platform and CPython version: ``pip install --platform ... --python-version ...``.
+2. What the handler never imports is removed (see ``_prune``). By default that includes the AWS
+   SDK family (boto3, botocore, ...): the Lambda runtime provides it, and bundling it would take
+   the asset from ~3 to ~23 MiB zipped (measurements and reasoning: docs/deploy.md).
+3. ``lambda_app`` (without tests and caches).
+4. Bytecode, compiled by an interpreter of exactly the runtime's version when one is available
+   (``.pyc`` files are version-specific; Lambda's code directory is read-only, so without them
+   every cold start compiles every module). Hash-based and unchecked, so the zip's timestamps
+   do not matter.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP_PACKAGE = "lambda_app"
+RUNTIME_REQUIREMENTS = Path("requirements") / "runtime.txt"
+DEFAULT_PIP_CACHE = REPO_ROOT / ".build" / "pip-cache"
+# Bump when the bundler's output changes for the same inputs: it is part of the asset hash.
+BUNDLER_VERSION = "1"
+
+# manylinux tags pip may pick for each Lambda architecture. Lambda's python3.12+ runtimes run on
+# Amazon Linux 2023 (glibc 2.34), so manylinux_2_28 wheels are fine as well as manylinux2014.
+PLATFORMS: dict[str, tuple[str, ...]] = {
+    "aarch64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+}
+
+# The AWS SDK and its private dependencies (nothing else in the lock needs them). The Lambda
+# Python runtime ships these, so they are left out unless ``include_sdk=True``.
+SDK_DISTRIBUTIONS = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python_dateutil",
+    "six",
+    "urllib3",
+)
+SDK_TOP_LEVEL = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+
+# Installed but never imported by the handler. Each entry is checked, not guessed:
+# - pydantic/v1: FastAPI only probes it inside ``try: from pydantic import v1 / except
+#   ImportError`` (fastapi/_compat/shared.py); pydantic itself only imports it for v1-style
+#   ``__get_validators__`` types, which neither the app nor FastAPI use (FastAPI's EmailStr
+#   fallback defines ``__get_pydantic_core_schema__``). tests/infra imports the app and renders
+#   /openapi.json from the pruned asset to prove it.
+# - pydantic/mypy.py: the mypy plugin. anyio/pytest_plugin.py: a pytest entry point.
+# - bin/: console scripts with this machine's shebang.
+PRUNE = ("bin", "pydantic/v1", "pydantic/mypy.py", "anyio/pytest_plugin.py")
+# Must never be in the asset: fastapi switches EmailStr behaviour when it is importable.
+FORBIDDEN = ("email_validator",)
+
+
+class BundlingError(RuntimeError):
+    """The asset could not be built (pip failed, a forbidden package appeared, ...)."""
+
+
+def _log(message: str) -> None:
+    print(f"[bundling] {message}", file=sys.stderr, flush=True)
+
+
+def interpreter_version(python: str | os.PathLike[str]) -> tuple[str, bool] | None:
+    """``("3.13", is_final_release)`` for an interpreter, or None if it does not run."""
+    try:
+        out = subprocess.run(
+            [str(python), "-c", "import sys; v = sys.version_info; print(v[0], v[1], v[3])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{out[0]}.{out[1]}", out[2] == "final"
+
+
+def find_interpreter(python_version: str) -> str | None:
+    """An interpreter of exactly ``python_version`` (e.g. "3.14"), final release, or None.
+
+    Looks at ``$LAMBDA_BYTECODE_PYTHON``, ``python3.X`` on PATH, then pyenv's versions.
+    Pre-releases are skipped: their bytecode magic number can differ from the final release's.
+    """
+    candidates: list[str] = []
+    if env := os.environ.get("LAMBDA_BYTECODE_PYTHON"):
+        candidates.append(env)
+    if on_path := shutil.which(f"python{python_version}"):
+        candidates.append(on_path)
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    pattern = str(pyenv_root / "versions" / f"{python_version}.*" / "bin" / "python")
+    candidates += sorted(glob.glob(pattern), reverse=True)
+    for candidate in candidates:
+        found = interpreter_version(candidate)
+        if found == (python_version, True):
+            return candidate
+    return None
+
+
+def _source_files(root: Path) -> Iterable[Path]:
+    for path in sorted((root / APP_PACKAGE).rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not _ignored(rel.parts, path.name):
+            yield path
+
+
+def _ignored(parts: tuple[str, ...], name: str) -> bool:
+    return (
+        "__pycache__" in parts
+        or "tests" in parts
+        or name.endswith((".pyc", ".pyo"))
+        or name in (".DS_Store",)
+    )
+
+
+def asset_hash(
+    *,
+    platform: str,
+    python_version: str,
+    include_sdk: bool = False,
+    compile_bytecode: bool = False,
+    root: Path = REPO_ROOT,
+) -> str:
+    """Hash of every input of ``build_asset``: CDK uses it instead of fingerprinting a directory.
+
+    Cheap (the app's sources and one lock file), and it changes exactly when the output would.
+    """
+    digest = hashlib.sha256()
+    for part in (
+        BUNDLER_VERSION,
+        platform,
+        python_version,
+        str(include_sdk),
+        str(compile_bytecode),
+    ):
+        digest.update(part.encode() + b"\0")
+    digest.update(Path(__file__).read_bytes())
+    digest.update((root / RUNTIME_REQUIREMENTS).read_bytes())
+    for path in _source_files(root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _pip_install(
+    target: Path,
+    *,
+    requirements: Path,
+    platform: str,
+    python_version: str,
+    pip_cache: Path | None,
+) -> None:
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    for tag in PLATFORMS[platform]:
+        command += ["--platform", tag]
+    command += [
+        "--only-binary=:all:",
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--no-compile",  # pip would compile with *this* interpreter's version: useless bytecode
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
+    ]
+    command += ["--cache-dir", str(pip_cache)] if pip_cache else ["--no-cache-dir"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BundlingError(f"pip install failed ({result.returncode}):\n{result.stderr[-4000:]}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _prune(target: Path, *, include_sdk: bool, sdk_dir: Path | None) -> None:
+    for rel in PRUNE:
+        _remove(target / rel)
+    for cache in list(target.rglob("__pycache__")):
+        _remove(cache)
+    for stub in target.rglob("*.pyi"):
+        stub.unlink()
+    if include_sdk:
+        return
+    moved = [target / name for name in SDK_TOP_LEVEL]
+    for dist in SDK_DISTRIBUTIONS:
+        moved += target.glob(f"{dist}-*.dist-info")
+    for path in moved:
+        if not path.exists():
+            continue
+        if sdk_dir is not None:
+            sdk_dir.mkdir(parents=True, exist_ok=True)
+            _remove(sdk_dir / path.name)
+            shutil.move(str(path), sdk_dir / path.name)
+        else:
+            _remove(path)
+
+
+def _copy_app(root: Path, target: Path) -> None:
+    source = root / APP_PACKAGE
+    if not (source / "__init__.py").is_file():
+        raise BundlingError(f"{source} is not a package")
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        parts = Path(directory).relative_to(root).parts
+        return {name for name in names if _ignored((*parts, name), name)}
+
+    shutil.copytree(source, target / APP_PACKAGE, ignore=ignore, dirs_exist_ok=True)
+
+
+def _compile(target: Path, python: str, python_version: str) -> None:
+    found = interpreter_version(python)
+    if found is None or found[0] != python_version:
+        raise BundlingError(f"{python} is not Python {python_version}: bytecode would be useless")
+    result = subprocess.run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            # Lambda's code directory is read-only and the zip's timestamps are not the
+            # sources': a hash-based pyc that is never re-checked is exactly right.
+            "--invalidation-mode",
+            "unchecked-hash",
+            # Tracebacks show /var/task/... like Lambda's own paths, not this machine's.
+            "-s",
+            str(target),
+            "-p",
+            "/var/task",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BundlingError(f"compileall failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+
+def build_asset(
+    output_dir: str | os.PathLike[str],
+    *,
+    platform: str,
+    python_version: str,
+    compile_with: str | None = None,
+    include_sdk: bool = False,
+    sdk_dir: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] = REPO_ROOT,
+    pip_cache: str | os.PathLike[str] | None = DEFAULT_PIP_CACHE,
+) -> Path:
+    """Build the Lambda asset into ``output_dir`` (created; should be empty).
+
+    platform: ``"aarch64"`` or ``"x86_64"``; python_version: ``"3.14"``.
+    compile_with: an interpreter of exactly ``python_version`` to compile bytecode, or None.
+    include_sdk: keep boto3 & co in the asset (default: rely on the Lambda runtime's copy).
+    sdk_dir: where to move the SDK instead of deleting it (tests put it on PYTHONPATH after the
+    asset, like Lambda's /var/runtime).
+    """
+    if platform not in PLATFORMS:
+        raise BundlingError(f"unknown platform {platform!r}; expected one of {sorted(PLATFORMS)}")
+    root_path = Path(root)
+    target = Path(output_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    _pip_install(
+        target,
+        requirements=root_path / RUNTIME_REQUIREMENTS,
+        platform=platform,
+        python_version=python_version,
+        pip_cache=Path(pip_cache) if pip_cache else None,
+    )
+    for name in FORBIDDEN:
+        if (target / name).exists():
+            raise BundlingError(f"{name} must not be in the asset; check requirements/runtime.txt")
+    _prune(target, include_sdk=include_sdk, sdk_dir=Path(sdk_dir) if sdk_dir else None)
+    _copy_app(root_path, target)
+    if compile_with:
+        _compile(target, compile_with, python_version)
+    return target
+
+
+def zipped_size(directory: str | os.PathLike[str]) -> tuple[int, int]:
+    """(unzipped bytes, zipped bytes at deflate level 9, like CDK's asset zip)."""
+    import zipfile
+
+    directory = Path(directory)
+    unzipped = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "asset.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            for path in sorted(directory.rglob("*")):
+                if path.is_file():
+                    unzipped += path.stat().st_size
+                    zf.write(path, path.relative_to(directory))
+        return unzipped, archive.stat().st_size
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalPythonBundling:
+    """CDK's local bundling hook around ``build_asset`` (no Docker).
+
+    Never raises across the jsii boundary: on failure it prints why and returns False (CDK then
+    tries Docker, which fails loudly on a machine without it).
+    """
+
+    def __init__(self, *, platform: str, python_version: str, compile_with: str | None) -> None:
+        self.platform = platform
+        self.python_version = python_version
+        self.compile_with = compile_with
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        try:
+            if not self.compile_with:
+                _log(
+                    f"WARNING: no Python {self.python_version} interpreter found: the asset has "
+                    "no bytecode and every cold start compiles it (~0.5 s more). Set "
+                    "LAMBDA_BYTECODE_PYTHON or install python"
+                    f"{self.python_version} to fix."
+                )
+            build_asset(
+                output_dir,
+                platform=self.platform,
+                python_version=self.python_version,
+                compile_with=self.compile_with,
+            )
+            unzipped, zipped = zipped_size(output_dir)
+            _log(f"asset: {unzipped / 2**20:.1f} MiB unzipped, {zipped / 2**20:.2f} MiB zipped")
+            return True
+        except Exception:
+            _log("local bundling failed:\n" + traceback.format_exc())
+            return False

@@ -1,0 +1,1 @@
+"""The stack's building blocks: data (DynamoDB), auth (Cognito / JWT), api (HTTP API + Lambda)."""

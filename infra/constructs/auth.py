@@ -1,0 +1,117 @@
+"""Who may call the API: a Cognito user pool + app client, or a JWT issuer you bring.
+
+The HTTP API's JWT authorizer verifies the token; the app reads ``sub`` and
+``cognito:groups`` from the verified claims (group ``admin`` = staff).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_cognito as cognito
+from constructs import Construct
+
+from infra.config import StageConfig
+
+ADMIN_GROUP = "admin"
+
+
+class Auth(Construct):
+    """Exposes ``authorizer`` (for the API) and, with Cognito, ``user_pool``/``client``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.admin_group = ADMIN_GROUP
+        self.user_pool: cognito.UserPool | None = None
+        self.client: cognito.UserPoolClient | None = None
+
+        if not config.uses_cognito:
+            assert config.jwt_issuer is not None
+            self.authorizer: authorizers.HttpJwtAuthorizer = authorizers.HttpJwtAuthorizer(
+                "JwtAuthorizer",
+                config.jwt_issuer,
+                jwt_audience=list(config.jwt_audience),
+            )
+            return
+
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=config.name("users"),
+            # Staff create accounts (docs/deploy.md); a storefront that wants sign-up turns
+            # this on together with its own abuse protection.
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(username=True, email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=cdk.Duration.days(3),
+            ),
+            # Users may enrol an authenticator app (TOTP); SMS is off (cost, SIM swapping).
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            # Threat protection (compromised credentials, adaptive authentication) needs the
+            # Plus plan, billed per monthly active user: on in prod, off in dev.
+            feature_plan=cognito.FeaturePlan.PLUS
+            if config.is_prod
+            else cognito.FeaturePlan.ESSENTIALS,
+            standard_threat_protection_mode=(
+                cognito.StandardThreatProtectionMode.FULL_FUNCTION if config.is_prod else None
+            ),
+            deletion_protection=config.deletion_protection,
+            removal_policy=config.removal_policy,
+        )
+        cdk.Validations.of(self.user_pool).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-COG2",
+                reason=(
+                    "MFA is OPTIONAL (TOTP) rather than REQUIRED: customers of a storefront "
+                    "cannot be forced through authenticator enrolment; staff accounts enrol TOTP "
+                    "(docs/deploy.md) and prod adds Cognito threat protection (Plus plan)."
+                ),
+            )
+        )
+        if not config.is_prod:
+            for rule in ("AwsSolutions-COG8",):
+                cdk.Validations.of(self.user_pool).acknowledge(
+                    cdk.Acknowledgment(
+                        id=rule,
+                        reason=(
+                            "dev stage: threat protection needs the Plus feature plan, billed "
+                            "per active user with no free tier; prod enables it (FULL_FUNCTION)."
+                        ),
+                    )
+                )
+
+        cognito.UserPoolGroup(
+            self,
+            "AdminGroup",
+            user_pool=self.user_pool,
+            group_name=ADMIN_GROUP,
+            description="Staff: manage the catalog and every customer's orders.",
+        )
+        self.client = self.user_pool.add_client(
+            "ApiClient",
+            user_pool_client_name=config.name("api-client"),
+            # A public client (SPA, CLI): no secret. USER_PASSWORD_AUTH lets the CLI in
+            # docs/deploy.md get a token; SRP is what browser SDKs use.
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            access_token_validity=cdk.Duration.hours(1),
+            id_token_validity=cdk.Duration.hours(1),
+            refresh_token_validity=cdk.Duration.days(30),
+        )
+        # Cognito access tokens carry the app client id in ``client_id`` (no ``aud``); API
+        # Gateway's JWT authorizer checks either against the audience list.
+        self.authorizer = authorizers.HttpUserPoolAuthorizer(
+            "CognitoAuthorizer",
+            self.user_pool,
+            user_pool_clients=[self.client],
+        )

@@ -1,0 +1,48 @@
+"""The order service stack: wires the constructs together, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.constructs.api import Api
+from infra.constructs.auth import Auth
+from infra.constructs.data import Data
+
+
+class OrderServiceStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        code: lambda_.Code | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        cdk.Tags.of(self).add("service", "order-api")
+        cdk.Tags.of(self).add("stage", config.stage)
+
+        self.data = Data(self, "Data", config=config)
+        self.auth = Auth(self, "Auth", config=config)
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            table=self.data.table,
+            authorizer=self.auth.authorizer,
+            admin_group=self.auth.admin_group,
+            code=code,
+        )
+
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
+        cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
+        if self.auth.user_pool is not None and self.auth.client is not None:
+            cdk.CfnOutput(self, "UserPoolId", value=self.auth.user_pool.user_pool_id)
+            cdk.CfnOutput(self, "UserPoolClientId", value=self.auth.client.user_pool_client_id)

@@ -1,0 +1,303 @@
+"""The synthesized template: what the stack promises, checked on the CloudFormation it emits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_helpers import build, only, resources, template_of
+
+from lambda_app.repository import schema
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+PUBLIC_ROUTE_KEYS = {"GET /health", "GET /docs", "GET /redoc", "GET /openapi.json"}
+PRIVATE_ROUTE_KEYS = {"ANY /", "ANY /{proxy+}"}
+
+
+def _by_name(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    return {item[key]: item for item in items}
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def test_table_keys_and_indexes_match_schema_exactly(dev_json: dict[str, Any]) -> None:
+    expected = schema.create_table_input("ignored")
+    _, table = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    props = table["Properties"]
+    assert props["KeySchema"] == expected["KeySchema"]
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(
+        expected["AttributeDefinitions"], key=str
+    )
+    assert {a["AttributeName"] for a in props["AttributeDefinitions"]} == set(
+        schema.key_attribute_names()
+    )
+    actual_gsis = _by_name(props["GlobalSecondaryIndexes"], "IndexName")
+    expected_gsis = _by_name(expected["GlobalSecondaryIndexes"], "IndexName")
+    assert actual_gsis == expected_gsis  # names, keys, ALL projection; nothing else
+    assert list(actual_gsis) == [index.name for index in schema.INDEXES]
+
+
+def test_table_billing_ttl_stream_encryption_pitr(dev_json: dict[str, Any]) -> None:
+    _, table = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {
+        "AttributeName": schema.TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    assert props["StreamSpecification"] == {"StreamViewType": schema.STREAM_VIEW_TYPE}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    (replica,) = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_dev_is_disposable(dev_json: dict[str, Any]) -> None:
+    _, table = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is False
+
+
+def test_prod_retains_and_protects_data(prod_json: dict[str, Any]) -> None:
+    _, table = only(prod_json, "AWS::DynamoDB::GlobalTable")
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    (replica,) = table["Properties"]["Replicas"]
+    assert replica["DeletionProtectionEnabled"] is True
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    _, pool = only(prod_json, "AWS::Cognito::UserPool")
+    assert pool["DeletionPolicy"] == "Retain"
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert pool["Properties"]["UserPoolTier"] == "PLUS"
+    assert pool["Properties"]["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+    for _, log_group in resources(prod_json, "AWS::Logs::LogGroup").items():
+        assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_names_are_prefixed_by_stage(dev_json: dict[str, Any], prod_json: dict[str, Any]) -> None:
+    for stage, template in (("dev", dev_json), ("prod", prod_json)):
+        _, table = only(template, "AWS::DynamoDB::GlobalTable")
+        _, function = only(template, "AWS::Lambda::Function")
+        assert table["Properties"]["TableName"].startswith(f"{stage}-")
+        assert function["Properties"]["FunctionName"].startswith(f"{stage}-")
+
+
+# --- compute ----------------------------------------------------------------------------------
+
+
+def test_one_function_arm64_newest_python_traced(dev_json: dict[str, Any]) -> None:
+    _, function = only(dev_json, "AWS::Lambda::Function")
+    props = function["Properties"]
+    assert props["Architectures"] == ["arm64"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Handler"] == "lambda_app.main.handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["MemorySize"] == 1024
+    assert 3 <= props["Timeout"] < 30  # below API Gateway's 30 s integration timeout
+
+
+def test_function_environment(dev_json: dict[str, Any]) -> None:
+    table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    secret_id, _ = only(dev_json, "AWS::SecretsManager::Secret")
+    _, function = only(dev_json, "AWS::Lambda::Function")
+    env = function["Properties"]["Environment"]["Variables"]
+    assert set(env) == {"TABLE_NAME", "CURSOR_SECRET", "ADMIN_GROUP"}
+    assert env["TABLE_NAME"] == {"Ref": table_id}
+    assert env["ADMIN_GROUP"] == "admin"
+    # A deploy-time dynamic reference to the generated secret: never a literal value.
+    assert env["CURSOR_SECRET"] == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
+    }
+    _, secret = only(dev_json, "AWS::SecretsManager::Secret")
+    assert "GenerateSecretString" in secret["Properties"]
+    assert "SecretString" not in secret["Properties"]
+
+
+def test_function_logs_to_its_own_log_group_with_retention(dev_json: dict[str, Any]) -> None:
+    _, function = only(dev_json, "AWS::Lambda::Function")
+    log_group_ref = function["Properties"]["LoggingConfig"]["LogGroup"]
+    log_group = dev_json["Resources"][log_group_ref["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"] == 7
+    assert log_group["Properties"]["LogGroupName"] == "/aws/lambda/dev-orders-api"
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                found += policy["PolicyDocument"]["Statement"]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            found += resource["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_managed_policies_and_a_single_role(dev_json: dict[str, Any]) -> None:
+    roles = resources(dev_json, "AWS::IAM::Role")
+    assert len(roles) == 1, sorted(roles)
+    for role in roles.values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    assert not resources(dev_json, "AWS::IAM::Policy")
+    assert not resources(dev_json, "AWS::IAM::ManagedPolicy")
+
+
+def test_iam_least_privilege(dev_json: dict[str, Any]) -> None:
+    table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    index_arns = [
+        {"Fn::Join": ["", [table_arn, f"/index/{index.name}"]]} for index in schema.INDEXES
+    ]
+    statements = _statements(dev_json)
+    assert statements
+    dynamodb_actions: set[str] = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        actions = _as_list(statement["Action"])
+        for action in actions:
+            assert "*" not in action, f"wildcard action {action}"
+        if any(action.startswith("dynamodb:") for action in actions):
+            assert all(action.startswith("dynamodb:") for action in actions)
+            dynamodb_actions |= set(actions)
+            for resource in _as_list(statement["Resource"]):
+                assert resource == table_arn or resource in index_arns, resource
+        if _as_list(statement["Resource"]) == ["*"]:
+            # The one exception: X-Ray's write actions have no resource-level permissions.
+            assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert dynamodb_actions == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    }
+    # Indexes are only ever queried.
+    for statement in statements:
+        resources_ = _as_list(statement["Resource"])
+        if any(r in index_arns for r in resources_):
+            assert _as_list(statement["Action"]) == ["dynamodb:Query"]
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def test_routes_and_authorizers(dev_json: dict[str, Any]) -> None:
+    authorizer_id, authorizer = only(dev_json, "AWS::ApiGatewayV2::Authorizer")
+    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in resources(dev_json, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert set(routes) == PUBLIC_ROUTE_KEYS | PRIVATE_ROUTE_KEYS
+    for key in PRIVATE_ROUTE_KEYS:
+        assert routes[key]["AuthorizationType"] == "JWT", key
+        assert routes[key]["AuthorizerId"] == {"Ref": authorizer_id}, key
+    for key in PUBLIC_ROUTE_KEYS:
+        assert routes[key]["AuthorizationType"] == "NONE", key
+        assert "AuthorizerId" not in routes[key], key
+
+
+def test_cognito_authorizer_trusts_the_pool_and_client(dev_json: dict[str, Any]) -> None:
+    pool_id, _ = only(dev_json, "AWS::Cognito::UserPool")
+    client_id, client = only(dev_json, "AWS::Cognito::UserPoolClient")
+    _, authorizer = only(dev_json, "AWS::ApiGatewayV2::Authorizer")
+    jwt = authorizer["Properties"]["JwtConfiguration"]
+    assert jwt["Audience"] == [{"Ref": client_id}]
+    assert {"Ref": pool_id} in jwt["Issuer"]["Fn::Join"][1]
+    flows = set(client["Properties"]["ExplicitAuthFlows"])
+    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} <= flows
+    assert client["Properties"].get("GenerateSecret") in (None, False)
+    (group,) = resources(dev_json, "AWS::Cognito::UserPoolGroup").values()
+    assert group["Properties"]["GroupName"] == "admin"
+
+
+def test_password_policy_is_strong(dev_json: dict[str, Any]) -> None:
+    _, pool = only(dev_json, "AWS::Cognito::UserPool")
+    policy = pool["Properties"]["Policies"]["PasswordPolicy"]
+    assert policy["MinimumLength"] >= 12
+    for rule in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols"):
+        assert policy[rule] is True
+
+
+def test_default_stage_throttling_and_json_access_logs(dev_json: dict[str, Any]) -> None:
+    _, stage = only(dev_json, "AWS::ApiGatewayV2::Stage")
+    props = stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert props["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
+    log_format = json.loads(props["AccessLogSettings"]["Format"])
+    assert log_format["requestId"] == "$context.requestId"
+    assert log_format["status"] == "$context.status"
+    log_group_id = props["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert dev_json["Resources"][log_group_id]["Properties"]["RetentionInDays"] > 0
+    # Our own $default stage only: no second (prefixed) stage.
+    assert len(resources(dev_json, "AWS::ApiGatewayV2::Stage")) == 1
+
+
+def test_cors(dev_json: dict[str, Any]) -> None:
+    _, api = only(dev_json, "AWS::ApiGatewayV2::Api")
+    cors = api["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == ["http://localhost:3000"]
+    assert set(cors["AllowHeaders"]) == {
+        "Authorization",
+        "Content-Type",
+        "Idempotency-Key",
+        "If-Match",
+    }
+    assert set(cors["ExposeHeaders"]) == {
+        "ETag",
+        "Location",
+        "Idempotent-Replayed",
+        "Retry-After",
+        "X-Request-Id",
+    }
+
+
+def test_prod_has_no_cors_unless_configured(prod_json: dict[str, Any]) -> None:
+    _, api = only(prod_json, "AWS::ApiGatewayV2::Api")
+    assert "CorsConfiguration" not in api["Properties"]
+
+
+def test_outputs(dev_json: dict[str, Any]) -> None:
+    assert set(dev_json["Outputs"]) == {"ApiUrl", "UserPoolId", "UserPoolClientId", "TableName"}
+
+
+def test_lambda_permission_limited_to_this_api(dev_json: dict[str, Any]) -> None:
+    api_id, _ = only(dev_json, "AWS::ApiGatewayV2::Api")
+    (permission,) = resources(dev_json, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    assert {"Ref": api_id} in permission["Properties"]["SourceArn"]["Fn::Join"][1]
+
+
+def test_bring_your_own_identity_provider(tmp_path_factory: pytest.TempPathFactory) -> None:
+    app = build(
+        tmp_path_factory.mktemp("cdk-jwt"),
+        cors_origins="https://shop.example.com,https://admin.example.com",
+        jwt_issuer="https://issuer.example.com/",
+        jwt_audience="orders-api,orders-admin",
+    )
+    template = template_of(app).to_json()
+    assert not resources(template, "AWS::Cognito::UserPool")
+    _, authorizer = only(template, "AWS::ApiGatewayV2::Authorizer")
+    assert authorizer["Properties"]["JwtConfiguration"] == {
+        "Audience": ["orders-api", "orders-admin"],
+        "Issuer": "https://issuer.example.com/",
+    }
+    assert set(template["Outputs"]) == {"ApiUrl", "TableName"}
+    _, api = only(template, "AWS::ApiGatewayV2::Api")
+    assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == [
+        "https://shop.example.com",
+        "https://admin.example.com",
+    ]
