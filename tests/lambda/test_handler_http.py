@@ -36,6 +36,25 @@ def test_health_is_public_json_text(gateway: Gateway) -> None:
     assert result.json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/openapi.json", "application/json"),
+        ("/docs", "text/html; charset=utf-8"),
+        ("/redoc", "text/html; charset=utf-8"),
+    ],
+)
+def test_api_docs_are_public_text(gateway: Gateway, path: str, media_type: str) -> None:
+    result = gateway.call("GET", path, user=None)
+    assert result.status == 200
+    assert result.headers["content-type"] == media_type
+    assert result.raw["isBase64Encoded"] is False
+    if path == "/openapi.json":
+        assert {"/orders", "/products", "/health"} <= result.json()["paths"].keys()
+    else:
+        assert "/openapi.json" in result.body
+
+
 @pytest.mark.parametrize("sample", [sample_http_v2, sample_rest_v1], ids=["2.0", "1.0"])
 def test_the_published_sample_events_reach_the_app(lambda_main: ModuleType, sample: Any) -> None:
     # The samples as stored (POST /my/path, text body): the app answers, it does not crash.
