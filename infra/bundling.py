@@ -9,7 +9,7 @@ Docker. What ends up in the asset:
 2. What the handler never imports is removed (see ``_prune``). By default that includes the AWS
    SDK family (boto3, botocore, ...): the Lambda runtime provides it, and bundling it would take
    the asset from ~3 to ~23 MiB zipped (measurements and reasoning: docs/deploy.md).
-3. ``lambda_app`` (without tests and caches).
+3. ``lambda_app`` (without tests, caches and the local-only ``serve`` parts).
 4. Bytecode, compiled by an interpreter of exactly the runtime's version when one is available
    (``.pyc`` files are version-specific; Lambda's code directory is read-only, so without them
    every cold start compiles every module). Hash-based and unchecked, so the zip's timestamps
@@ -68,6 +68,9 @@ SDK_TOP_LEVEL = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six
 # - pydantic/mypy.py: the mypy plugin. anyio/pytest_plugin.py: a pytest entry point.
 # - bin/: console scripts with this machine's shebang.
 PRUNE = ("bin", "pydantic/v1", "pydantic/mypy.py", "anyio/pytest_plugin.py")
+# Parts of lambda_app that only `order-api serve` uses (the embedded moto server, the CLI): the
+# handler never imports them, and tests/infra imports the handler from the asset to prove it.
+APP_EXCLUDE = ("local", "cli.py")
 # Must never be in the asset: fastapi switches EmailStr behaviour when it is importable.
 FORBIDDEN = ("email_validator",)
 
@@ -124,8 +127,10 @@ def _source_files(root: Path) -> Iterable[Path]:
 
 
 def _ignored(parts: tuple[str, ...], name: str) -> bool:
+    """``parts``: path relative to the repository root, starting with ``lambda_app``."""
     return (
-        "__pycache__" in parts
+        (len(parts) > 1 and parts[0] == APP_PACKAGE and parts[1] in APP_EXCLUDE)
+        or "__pycache__" in parts
         or "tests" in parts
         or name.endswith((".pyc", ".pyo"))
         or name in (".DS_Store",)

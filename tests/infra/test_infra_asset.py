@@ -1,0 +1,138 @@
+"""The Lambda asset, built by infra/bundling.py exactly as `cdk synth` builds it.
+
+Two builds (pip's cache under .build/ keeps them to a few seconds each):
+- the deploy target (arm64, CPython 3.14): what is in it, and its size;
+- this machine's platform (x86_64, CPython 3.13 from pyenv, with bytecode), imported and invoked
+  in a clean interpreter that sees nothing but the asset (and the SDK, as Lambda's runtime does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from infra_helpers import REPO_ROOT
+
+from infra import bundling
+
+pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.slow]
+
+MAX_ZIPPED = 5 * 2**20
+HAS_MAIN = (REPO_ROOT / "lambda_app" / "main.py").is_file()
+
+
+def _assert_pruned(asset: Path) -> None:
+    assert (asset / "lambda_app" / "main.py").is_file() or not HAS_MAIN
+    assert not (asset / "lambda_app" / "local").exists()
+    assert not (asset / "pydantic" / "v1").exists()
+    assert not (asset / "email_validator").exists()
+    assert not (asset / "bin").exists()
+    for name in ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath", "six.py"):
+        assert not (asset / name).exists(), f"{name}: the Lambda runtime provides the SDK"
+    assert not list(asset.rglob("tests/__init__.py"))
+    assert not [p for p in asset.rglob("*.pyc") if "cpython-311" in p.name]
+
+
+@pytest.fixture(scope="module")
+def target_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    asset = tmp_path_factory.mktemp("asset-arm64")
+    bundling.build_asset(
+        asset,
+        platform="aarch64",
+        python_version="3.14",
+        compile_with=bundling.find_interpreter("3.14"),
+    )
+    return asset
+
+
+def test_deploy_target_asset(target_asset: Path) -> None:
+    _assert_pruned(target_asset)
+    (extension,) = (target_asset / "pydantic_core").glob("_pydantic_core.*.so")
+    assert "cpython-314-aarch64-linux-gnu" in extension.name
+    _, zipped = bundling.zipped_size(target_asset)
+    assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped"
+
+
+LOCAL_PYTHON = bundling.find_interpreter("3.13")
+
+
+@pytest.mark.skipif(not HAS_MAIN, reason="lambda_app/main.py does not exist yet")
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="builds x86_64 wheels for this host")
+@pytest.mark.skipif(LOCAL_PYTHON is None, reason="needs a CPython 3.13 interpreter (pyenv)")
+def test_asset_imports_and_serves_in_a_clean_interpreter(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    assert LOCAL_PYTHON is not None
+    work = tmp_path_factory.mktemp("asset-x86_64")
+    asset, sdk = work / "task", work / "runtime"
+    bundling.build_asset(
+        asset, platform="x86_64", python_version="3.13", compile_with=LOCAL_PYTHON, sdk_dir=sdk
+    )
+    _assert_pruned(asset)
+    assert (sdk / "boto3").is_dir()
+    # Bytecode for every module, hash-based (valid whatever the zip does to timestamps).
+    assert (asset / "lambda_app" / "__pycache__").is_dir()
+    _, zipped = bundling.zipped_size(asset)
+    assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped with bytecode"
+
+    probe = textwrap.dedent(
+        f"""
+        import importlib.util, json, sys
+        sys.path[:0] = [{str(asset)!r}, {str(sdk)!r}]  # Lambda: /var/task, then /var/runtime
+        import lambda_app.main as main
+        assert main.__file__.startswith({str(asset)!r}), main.__file__
+        assert main.__cached__ and __import__("os").path.exists(main.__cached__)
+        for absent in ("email_validator", "moto", "uvicorn"):
+            assert importlib.util.find_spec(absent) is None, absent
+        event = {{
+            "version": "2.0", "routeKey": "GET /openapi.json", "rawPath": "/openapi.json",
+            "rawQueryString": "", "headers": {{"host": "api.example.com"}},
+            "requestContext": {{
+                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+                "domainPrefix": "api", "requestId": "r1", "routeKey": "GET /openapi.json",
+                "stage": "$default", "time": "01/Jan/2030:00:00:00 +0000",
+                "timeEpoch": 1893456000000,
+                "http": {{"method": "GET", "path": "/openapi.json", "protocol": "HTTP/1.1",
+                          "sourceIp": "192.0.2.1", "userAgent": "pytest"}},
+            }},
+            "isBase64Encoded": False,
+        }}
+        class Context:
+            function_name = "order-api"; aws_request_id = "r1"
+            def get_remaining_time_in_millis(self): return 10000
+        response = main.handler(event, Context())
+        assert response["statusCode"] == 200, response
+        document = json.loads(response["body"])
+        assert "pydantic.v1" not in sys.modules
+        print(json.dumps({{"openapi": document["openapi"], "paths": len(document["paths"])}}))
+        """
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "TABLE_NAME": "x",
+        "CURSOR_SECRET": "test-cursor-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "order-api",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    result = subprocess.run(
+        # -I: no user site, no PYTHON* variables, no cwd on sys.path; -S: no site-packages;
+        # -B: never write bytecode (Lambda's code directory is read-only).
+        [LOCAL_PYTHON, "-I", "-S", "-B", "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["openapi"].startswith("3.")
+    assert summary["paths"] > 0
