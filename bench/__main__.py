@@ -1,0 +1,242 @@
+"""`make bench`: our Lambda handler against baselines, side by side, in one run.
+
+Cold start: a fresh interpreter imports a handler from its code directory (no bytecode writes,
+as in Lambda's read-only /var/task) and answers one GET /health event. Stacks:
+  ours   the built Lambda asset (infra/bundling.py), bytecode for this interpreter
+  empty  an empty FastAPI + Mangum app with one route and a boto3 client, pip-installed plainly
+  raw    a json + boto3 handler
+All three take the AWS SDK from one shared directory, like Lambda's runtime copy.
+
+Warm: POST /orders, GET /orders/{id} and a page of 20 through handler(event, context) with
+API Gateway 2.0 events, DynamoDB faked at botocore's before-send, against the raw handler making
+the same DynamoDB calls. Rounds are interleaved so machine noise hits every stack alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.bundling import build_asset, find_interpreter, zipped_size
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+TARGETS = {
+    "ours": "lambda_app.main.handler",
+    "empty": "empty_app.handler",
+    "raw": "raw_handler.handler",
+}
+
+
+def _arch() -> str:
+    return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+
+
+def _pick_python(wanted: str) -> tuple[str, str]:
+    for version in (wanted, "3.13", "3.12"):
+        found = find_interpreter(version)
+        if found:
+            return found, version
+    return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def build(work: Path, python: str, version: str) -> dict[str, Path]:
+    """Code dirs for each stack, plus the shared SDK dir; returns {name: dir}."""
+    ours, sdk, empty, raw = work / "ours", work / "sdk", work / "empty", work / "raw"
+    build_asset(ours, platform=_arch(), python_version=version, compile_with=python, sdk_dir=sdk)
+    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", str(sdk)], check=True)
+    # The plain way: pip install (which compiles bytecode), nothing pruned; SDK shared as above.
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-qq",
+            "--disable-pip-version-check",
+            "--target",
+            str(empty),
+            "-r",
+            str(ROOT / "requirements" / "runtime.txt"),
+        ],
+        check=True,
+    )
+    for name in os.listdir(empty):
+        if name.split("-")[0] in {
+            "boto3",
+            "botocore",
+            "s3transfer",
+            "jmespath",
+            "dateutil",
+            "python_dateutil",
+            "six.py",
+            "six",
+            "urllib3",
+        }:
+            shutil.rmtree(empty / name, ignore_errors=True) if (empty / name).is_dir() else (
+                empty / name
+            ).unlink()
+    shutil.copy(BENCH / "baselines" / "empty_app.py", empty)
+    raw.mkdir()
+    shutil.copy(BENCH / "baselines" / "raw_handler.py", raw)
+    for code in (empty, raw):
+        subprocess.run([python, "-m", "compileall", "-q", str(code)], check=True)
+    return {"ours": ours, "empty": empty, "raw": raw, "sdk": sdk}
+
+
+def _env(code: Path, sdk: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": f"{code}{os.pathsep}{sdk}{os.pathsep}{BENCH}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TABLE_NAME": "bench",
+        "CURSOR_SECRET": "bench-secret",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "n": len(ordered),
+    }
+
+
+def cold(python: str, dirs: dict[str, Path], runs: int) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {name: [] for name in TARGETS}
+    rss: dict[str, list[int]] = {name: [] for name in TARGETS}
+    for _ in range(runs):
+        for name, target in TARGETS.items():
+            out = subprocess.run(
+                [python, "-s", "-B", str(BENCH / "child.py"), "cold", target],
+                env=_env(dirs[name], dirs["sdk"]),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            samples[name].append(result["seconds"] * 1000)
+            rss[name].append(result["rss_kib"])
+    return {
+        name: {**_summary(values), "peak_rss_mib": statistics.median(rss[name]) / 1024}
+        for name, values in samples.items()
+    }
+
+
+def warm(python: str, dirs: dict[str, Path], rounds: int, batch: int) -> dict[str, Any]:
+    workers = {
+        name: subprocess.Popen(
+            [python, "-s", "-B", str(BENCH / "child.py"), "warm", TARGETS[name]],
+            env=_env(dirs[name], dirs["sdk"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("ours", "raw")
+    }
+    from bench.events import ROUTES
+
+    timings: dict[str, dict[str, list[float]]] = {n: {r: [] for r in ROUTES} for n in workers}
+    calls: dict[str, dict[str, Any]] = {n: {} for n in workers}
+    try:
+        for _ in range(rounds):
+            for route in ROUTES:
+                for name, worker in workers.items():
+                    assert worker.stdin and worker.stdout
+                    worker.stdin.write(json.dumps([route, batch]) + "\n")
+                    worker.stdin.flush()
+                    answer = json.loads(worker.stdout.readline())
+                    timings[name][route] += [ns / 1000 for ns in answer["ns"]]
+                    calls[name][route] = answer["calls"]
+    finally:
+        for worker in workers.values():
+            if worker.stdin:
+                worker.stdin.close()
+            worker.wait(timeout=10)
+    return {
+        route: {
+            name: {**_summary(timings[name][route]), "dynamodb_calls": calls[name][route]}
+            for name in workers
+        }
+        for route in ROUTES
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-runs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--python-version", default="3.14", help="the Lambda runtime's version")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+
+    python, version = _pick_python(args.python_version)
+    print(
+        f"Python {version} ({python}) on {platform.machine()}, {os.cpu_count()} cores", flush=True
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        started = time.monotonic()
+        dirs = build(Path(tmp), python, version)
+        print(f"built the three stacks in {time.monotonic() - started:.0f} s", flush=True)
+        sizes = {name: zipped_size(dirs[name]) for name in ("ours", "empty")}
+        cold_results = cold(python, dirs, args.cold_runs)
+        warm_results = warm(python, dirs, args.rounds, args.batch)
+
+    report = {
+        "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "python": version},
+        "cold_start_ms": cold_results,
+        "warm_us": warm_results,
+        "asset_bytes": {n: {"zipped": z, "unzipped": u} for n, (u, z) in sizes.items()},
+    }
+    _print(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {args.output.relative_to(ROOT)}")
+    return 0
+
+
+def _print(report: dict[str, Any]) -> None:
+    cold_ms = report["cold_start_ms"]
+    print("\nCold start: import handler + first GET /health (ms)")
+    print(f"{'stack':<8}{'median':>9}{'p99':>9}{'x empty':>9}{'x raw':>8}{'peak RSS MiB':>14}")
+    for name, row in cold_ms.items():
+        print(
+            f"{name:<8}{row['median']:>9.1f}{row['p99']:>9.1f}"
+            f"{row['median'] / cold_ms['empty']['median']:>9.2f}"
+            f"{row['median'] / cold_ms['raw']['median']:>8.2f}{row['peak_rss_mib']:>14.1f}"
+        )
+    print("\nWarm invocations through handler(event, context) (µs)")
+    print(f"{'route':<26}{'ours':>9}{'p99':>9}{'raw':>9}{'p99':>9}{'x raw':>8}  DynamoDB calls")
+    for route, row in report["warm_us"].items():
+        ours, raw = row["ours"], row["raw"]
+        print(
+            f"{route:<26}{ours['median']:>9.0f}{ours['p99']:>9.0f}{raw['median']:>9.0f}"
+            f"{raw['p99']:>9.0f}{ours['median'] / raw['median']:>8.2f}  {ours['dynamodb_calls']}"
+        )
+    print("\nAsset size (MiB)")
+    for name, size in report["asset_bytes"].items():
+        print(
+            f"{name:<8} zipped {size['zipped'] / 2**20:6.2f}   unzipped {size['unzipped'] / 2**20:6.2f}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
