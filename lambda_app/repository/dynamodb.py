@@ -60,6 +60,8 @@ _UNAVAILABLE_CODES = frozenset(
         "InternalServerError",
         "ServiceUnavailable",
         "LimitExceededException",
+        # The SDK retried a transaction with its token while the first try was still running.
+        "TransactionInProgressException",
     }
 )
 _UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
@@ -91,6 +93,9 @@ class DynamoRepository:
                 raise StoreUnavailable(
                     "The database is busy; retry after the indicated time", 1
                 ) from error
+            if code == "TransactionConflictException":
+                # A PutItem/UpdateItem on an item that an ongoing transaction holds.
+                raise ConcurrentUpdate("A concurrent transaction won; retry") from error
             raise
         except (ConnectionError, HTTPClientError) as error:
             # Includes read timeouts after the request was sent: the outcome is unknown, which
@@ -410,8 +415,6 @@ class DynamoRepository:
             )
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":
-                if _code(error) == "TransactionConflictException":
-                    raise ConcurrentUpdate("A concurrent transaction won; retry") from error
                 raise
             reasons: list[dict[str, Any]] = list(error.response.get("CancellationReasons") or [])  # type: ignore[arg-type]
             if any(r.get("Code") in _UNAVAILABLE_REASONS for r in reasons):
