@@ -295,3 +295,59 @@ def test_timeout_after_the_write_is_503_and_the_keyed_retry_replays_the_order(
     assert order_ids(api) == written
     assert stock(api, "MUG") == 3
     assert api.call("GET", "/products/MUG").json()["version"] == 2
+
+
+# -- single-item writes racing a transaction --------------------------------------------------
+
+
+def conflicted(request: AWSPreparedRequest) -> AWSResponse:
+    """What DynamoDB answers a PutItem/UpdateItem on an item an ongoing transaction holds."""
+    return error_response(request, "TransactionConflictException")
+
+
+def test_product_change_racing_a_transaction_is_409_not_500(api: Api, faults: Faults) -> None:
+    api.add_product("MUG", stock=5)
+    faults.clear()
+    faults.inject("UpdateItem", conflicted)
+
+    response = api.call("PATCH", "/products/MUG", user="s", admin=True, json={"stock_delta": 5})
+
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "urn:order-api:problem:concurrent-update"
+    faults.clear()
+    assert stock(api, "MUG") == 5
+
+
+def test_order_change_racing_a_transaction_is_retried_by_the_service(
+    api: Api, faults: Faults
+) -> None:
+    api.add_product("MUG", stock=5)
+    order = api.place([("MUG", 1)]).json()
+    faults.clear()
+    faults.inject("UpdateItem", conflicted, times=1)
+    address = {"shipping_address": {**order["shipping_address"], "name": "Ada King"}}
+
+    changed = api.call("PATCH", f"/orders/{order['id']}", json=address)
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["version"] == 2
+    assert faults.attempts["UpdateItem"] == 2
+    faults.inject("UpdateItem", conflicted)
+    again = api.call("PATCH", f"/orders/{order['id']}", json=address)
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+def test_transaction_still_in_progress_after_sdk_retries_is_503(api: Api, faults: Faults) -> None:
+    """The SDK retried a transaction with its token while the first try was still running."""
+    api.add_product("MUG", stock=5)
+    faults.clear()
+    faults.inject(
+        "TransactWriteItems",
+        lambda request: error_response(request, "TransactionInProgressException"),
+    )
+
+    assert_unavailable(api.place([("MUG", 1)], key="in-progress-1"))
+    assert faults.attempts["TransactWriteItems"] == SDK_ATTEMPTS
