@@ -351,3 +351,37 @@ def test_transaction_still_in_progress_after_sdk_retries_is_503(api: Api, faults
 
     assert_unavailable(api.place([("MUG", 1)], key="in-progress-1"))
     assert faults.attempts["TransactWriteItems"] == SDK_ATTEMPTS
+
+
+# -- partial batch reads ----------------------------------------------------------------------
+
+
+def unprocessed(request: AWSPreparedRequest) -> AWSResponse:
+    """BatchGetItem under throttling: 200, nothing read, every key handed back."""
+    body = {"Responses": {}, "UnprocessedKeys": json.loads(request.body)["RequestItems"]}
+    headers = {"Content-Type": "application/x-amz-json-1.0"}
+    return AWSResponse(request.url, 200, headers, _Body(json.dumps(body).encode()))
+
+
+def test_unprocessed_keys_are_read_again(api: Api, faults: Faults) -> None:
+    api.add_product("MUG", stock=5)
+    faults.clear()
+    faults.inject("BatchGetItem", unprocessed, times=2)
+
+    placed = api.place([("MUG", 2)], key="partial-1")
+
+    assert placed.status_code == 201, placed.text
+    assert faults.attempts == {"BatchGetItem": 3, "TransactWriteItems": 1}
+    faults.clear()
+    assert stock(api, "MUG") == 3
+
+
+def test_keys_that_stay_unprocessed_are_503(api: Api, faults: Faults) -> None:
+    api.add_product("MUG", stock=5)
+    faults.clear()
+    faults.inject("BatchGetItem", unprocessed)
+
+    assert_unavailable(api.place([("MUG", 2)], key="partial-2"))
+    assert "TransactWriteItems" not in faults.attempts
+    faults.clear()
+    assert stock(api, "MUG") == 5
