@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(
         default=24 * 3600, ge=24 * 3600, validation_alias="IDEMPOTENCY_TTL_SECONDS"
     )
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    # CloudWatch namespace of the metrics written as EMF log lines (observability/metrics.py).
+    metrics_namespace: str = Field(default="OrderService", validation_alias="METRICS_NAMESPACE")
     # In Lambda one request runs at a time, so blocking DynamoDB calls run inline (no threadpool
     # hop); a local server offloads them so concurrent requests are served concurrently.
     offload_blocking_calls: bool = Field(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
-from lambda_app.api import errors, openapi
+from lambda_app.api import deps, errors, openapi
 from lambda_app.api.deps import Services
 from lambda_app.api.middleware import RequestGuard
 from lambda_app.api.routes import health, orders, products
+from lambda_app.domain.models import Caller
+from lambda_app.observability.logs import configure_logging
+from lambda_app.observability.metrics import Metrics
 from lambda_app.repository.client import make_client
 from lambda_app.repository.dynamodb import DynamoRepository
 from lambda_app.service.cursors import CursorCodec
@@ -27,7 +30,15 @@ authorizer); locally, `order-api serve` accepts `X-Dev-User` and `X-Dev-Groups` 
 """
 
 
+async def _logged_caller(request: Request) -> Caller:
+    """``deps.caller``, remembering the verified customer id for the request's log line."""
+    found = await deps.caller(request)
+    request.state.customer_id = found.id
+    return found
+
+
 def create_app(settings: Settings, client: DynamoDBClient | None = None) -> FastAPI:
+    configure_logging(settings.log_level)
     repository = DynamoRepository(
         client or make_client(settings.region, settings.dynamodb_endpoint_url),
         settings.table_name,
@@ -46,5 +57,6 @@ def create_app(settings: Settings, client: DynamoDBClient | None = None) -> Fast
     app.include_router(orders.router)
     errors.install(app)
     openapi.install(app)
-    app.add_middleware(RequestGuard)
+    app.dependency_overrides[deps.caller] = _logged_caller
+    app.add_middleware(RequestGuard, metrics=Metrics(settings.metrics_namespace, "order-api"))
     return app

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from lambda_app.domain import errors as domain
 
 PROBLEM_JSON = "application/problem+json"
+INSUFFICIENT_STOCK = "urn:order-api:problem:insufficient-stock"
 logger = logging.getLogger("lambda_app.api")
 
 
@@ -101,9 +102,15 @@ def install(app: FastAPI) -> None:
     async def on_domain(request: Request, error: Exception) -> Response:
         assert isinstance(error, domain.DomainError)
         body, headers = domain_problem(error)
+        request.state.problem = body["type"]  # for the request's metrics (api/middleware.py)
         if body["status"] >= 500:
             body["request_id"] = request_id(request)
-            logger.warning("dependency unavailable: %s", error.detail, exc_info=error.__cause__)
+            logger.warning(
+                "dependency unavailable: %s",
+                error.detail,
+                exc_info=error.__cause__,
+                extra={"correlation_id": body["request_id"]},
+            )
         return problem_response(body, headers)
 
     async def on_validation(request: Request, error: Exception) -> Response:

@@ -1,21 +1,27 @@
-"""ASGI middleware (plain ASGI, no per-request task hop): request ids, body limits, last-resort 500."""
+"""ASGI middleware (plain ASGI, no per-request task hop): request ids, body limits, last-resort 500,
+and the one request log line and metrics per request."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lambda_app.api.errors import PROBLEM_JSON, problem_body
+from lambda_app.api.errors import INSUFFICIENT_STOCK, PROBLEM_JSON, problem_body
+from lambda_app.observability.metrics import NONE, Metrics
 
 MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;.*)?$", re.IGNORECASE)
 logger = logging.getLogger("lambda_app.api")
+# Routes whose successful responses are business metrics (method, route template).
+PLACE_ORDER = ("POST", "/orders")
+CANCEL_ORDER = ("POST", "/orders/{order_id}/cancel")
 
 
 async def _send_problem(send: Send, body: dict[str, Any], request_id: str) -> None:
@@ -41,39 +47,61 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _route_template(scope: Scope) -> str:
+    """The matched route's template (``/orders/{order_id}``), never the raw path; ``unmatched``
+    when no route matched (404) or the request was refused before routing (413, 415)."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
 class RequestGuard:
     """Gives every request an id (echoed as X-Request-Id), enforces the body size limit and the
-    JSON media type, and turns any exception that escaped the app into a problem+json 500."""
+    JSON media type, turns any exception that escaped the app into a problem+json 500, and
+    writes one JSON log line (the exception included, if any) and the request's metrics."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
+        # One app per Lambda container: its first request is the one that paid the cold start.
+        self._cold = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        began = time.perf_counter()
+        cold, self._cold = self._cold, False
         request_id = self._request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
+        status = 500
+        replayed = False
+        placed: list[bytes] | None = None  # a new order's body, for its value
+        error: Exception | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status, replayed, placed
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                status = message["status"]
+                headers = message.get("headers", [])
+                if status == 201 and (scope["method"], _route_template(scope)) == PLACE_ORDER:
+                    replayed = any(k.lower() == b"idempotent-replayed" for k, _ in headers)
+                    placed = None if replayed else []
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+            elif placed is not None:
+                placed.append(message.get("body", b""))
             await send(message)
 
         try:
             body = await self._read_body(scope, receive)
             if isinstance(body, dict):
+                status = body["status"]
                 await _send_problem(send, body, request_id)
-                return
-            await self.app(scope, _replay(body, receive), send_with_id)
-        except Exception:
-            logger.exception("unhandled error", extra={"request_id": request_id})
+            else:
+                await self.app(scope, _replay(body, receive), send_with_id)
+        except Exception as exc:
+            error = exc
             if not started:
                 await _send_problem(
                     send,
@@ -84,6 +112,59 @@ class RequestGuard:
                     ),
                     request_id,
                 )
+        try:
+            self._observe(scope, request_id, status, began, cold, error, replayed, placed)
+        except Exception:  # the answer is out; a logging bug must not turn it into a failure
+            logger.exception("could not log the request", extra={"correlation_id": request_id})
+
+    def _observe(
+        self,
+        scope: Scope,
+        request_id: str,
+        status: int,
+        began: float,
+        cold: bool,
+        error: Exception | None,
+        replayed: bool,
+        placed: list[bytes] | None,
+    ) -> None:
+        """The request's log line (with the exception, logged here and nowhere else) and its
+        metrics. Customer id only: never the address or anything else personal."""
+        state = scope["state"]
+        method = scope["method"]
+        route = _route_template(scope)
+        logger.log(
+            logging.ERROR if error is not None or status >= 500 else logging.INFO,
+            "unhandled error" if error is not None else "request",
+            exc_info=error,
+            extra={
+                "request_id": getattr(scope.get("aws.context"), "aws_request_id", request_id),
+                "correlation_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "latency_ms": round((time.perf_counter() - began) * 1000, 2),
+                "customer_id": state.get("customer_id"),
+                "cold_start": cold,
+            },
+        )
+        if self.metrics is None:
+            return
+        metrics = self.metrics.new()
+        if status >= 400:
+            metrics.add("Http5xx" if status >= 500 else "Http4xx", 1, Route=f"{method} {route}")
+        if status == 409 and state.get("problem") == INSUFFICIENT_STOCK:
+            metrics.add("StockOuts", 1)
+        if replayed:
+            metrics.add("IdempotentReplays", 1)
+        elif placed is not None:
+            order = _json_object(b"".join(placed))
+            metrics.add("OrdersPlaced", 1)
+            if isinstance(order.get("total"), int) and isinstance(order.get("currency"), str):
+                metrics.add("OrderValue", order["total"], NONE, Currency=order["currency"])
+        elif status == 200 and (method, route) == CANCEL_ORDER:
+            metrics.add("OrdersCancelled", 1)
+        self.metrics.publish(metrics, correlation_id=request_id)
 
     @staticmethod
     def _request_id(scope: Scope) -> str:
@@ -118,6 +199,14 @@ class RequestGuard:
         if body and not (content_type and _JSON_TYPE.match(content_type)):
             return problem_body(415, "Request bodies must be application/json")
         return body
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
