@@ -95,6 +95,7 @@ async def if_match(
         Header(
             alias="If-Match",
             description='The version the change is based on, as an entity tag: `"3"`',
+            json_schema_extra={"pattern": r'^("[0-9]{1,18}"|\*)$'},
         ),
     ] = None,
 ) -> int | None:

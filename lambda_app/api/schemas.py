@@ -46,11 +46,13 @@ Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
     _known(ACTIVE_CURRENCY_CODES, "ISO 4217 currency"),
+    WithJsonSchema({"type": "string", "enum": sorted(ACTIVE_CURRENCY_CODES)}),
 ]
 Country = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{2}$"),
     _known(ASSIGNED_COUNTRY_CODES, "ISO 3166-1 alpha-2 country"),
+    WithJsonSchema({"type": "string", "enum": sorted(ASSIGNED_COUNTRY_CODES)}),
 ]
 Timestamp = Annotated[
     datetime,
