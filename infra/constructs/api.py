@@ -28,6 +28,18 @@ HANDLER = "lambda_app.main.handler"
 
 # Served without a token (the contract's public endpoints); everything else needs a valid JWT.
 PUBLIC_ROUTES = ("/health", "/docs", "/redoc", "/openapi.json")
+# Every method but OPTIONS, instead of ANY: an ANY route with an authorizer also catches CORS
+# preflight requests, which carry no token, and answers them 401, so browsers refuse every
+# call. With no route for OPTIONS, API Gateway answers preflights itself from the CORS
+# configuration. Every other method still reaches the app (which answers 405 where it should).
+PRIVATE_METHODS = (
+    apigwv2.HttpMethod.GET,
+    apigwv2.HttpMethod.POST,
+    apigwv2.HttpMethod.PUT,
+    apigwv2.HttpMethod.PATCH,
+    apigwv2.HttpMethod.DELETE,
+    apigwv2.HttpMethod.HEAD,
+)
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "If-Match")
 CORS_EXPOSE_HEADERS = ("ETag", "Location", "Idempotent-Replayed", "Retry-After", "X-Request-Id")
 
@@ -255,7 +267,7 @@ class Api(Construct):
         if config.cors_origins:
             cors = apigwv2.CorsPreflightOptions(
                 allow_origins=list(config.cors_origins),
-                allow_methods=[apigwv2.CorsHttpMethod.ANY],
+                allow_methods=[apigwv2.CorsHttpMethod[m.value] for m in PRIVATE_METHODS],
                 allow_headers=list(CORS_ALLOW_HEADERS),
                 expose_headers=list(CORS_EXPOSE_HEADERS),
                 max_age=cdk.Duration.hours(1),
@@ -300,7 +312,7 @@ class Api(Construct):
         for path in ("/", "/{proxy+}"):
             self.http_api.add_routes(
                 path=path,
-                methods=[apigwv2.HttpMethod.ANY],
+                methods=list(PRIVATE_METHODS),
                 integration=integration,
                 authorizer=authorizer,
             )

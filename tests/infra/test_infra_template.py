@@ -13,7 +13,11 @@ from lambda_app.repository import schema
 pytestmark = pytest.mark.xdist_group("infra")
 
 PUBLIC_ROUTE_KEYS = {"GET /health", "GET /docs", "GET /redoc", "GET /openapi.json"}
-PRIVATE_ROUTE_KEYS = {"ANY /", "ANY /{proxy+}"}
+PRIVATE_ROUTE_KEYS = {
+    f"{method} {path}"
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+    for path in ("/", "/{proxy+}")
+}
 
 
 def _by_name(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
@@ -206,6 +210,13 @@ def test_routes_and_authorizers(dev_json: dict[str, Any]) -> None:
     for key in PUBLIC_ROUTE_KEYS:
         assert routes[key]["AuthorizationType"] == "NONE", key
         assert "AuthorizerId" not in routes[key], key
+
+
+def test_cors_preflight_is_left_to_api_gateway(dev_json: dict[str, Any]) -> None:
+    """An ANY or OPTIONS route with the authorizer would answer browsers' preflights 401."""
+    for route in resources(dev_json, "AWS::ApiGatewayV2::Route").values():
+        method = route["Properties"]["RouteKey"].split(" ", 1)[0]
+        assert method not in ("ANY", "OPTIONS"), route["Properties"]["RouteKey"]
 
 
 def test_cognito_authorizer_trusts_the_pool_and_client(dev_json: dict[str, Any]) -> None:
