@@ -52,6 +52,42 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+# OpenAPI links: which values of a response feed which next call. An order or product just placed,
+# read or changed can be read, changed or cancelled, with If-Match set to the ETag it came with.
+_ORDER = "/orders/{order_id}"
+_PRODUCT = "/products/{sku}"
+_BY_ID = {"order_id": "$response.body#/id"}
+_BY_ID_AT_VERSION = {**_BY_ID, "header.If-Match": "$response.header.ETag"}
+_BY_SKU = {"sku": "$response.body#/sku"}
+_BY_SKU_AT_VERSION = {**_BY_SKU, "header.If-Match": "$response.header.ETag"}
+_GET_ORDER = ("GetOrder", "get", _ORDER, _BY_ID)
+_CHANGE_ORDER = ("ChangeOrder", "patch", _ORDER, _BY_ID_AT_VERSION)
+_CANCEL_ORDER = ("CancelOrder", "post", _ORDER + "/cancel", _BY_ID_AT_VERSION)
+_GET_PRODUCT = ("GetProduct", "get", _PRODUCT, _BY_SKU)
+_CHANGE_PRODUCT = ("ChangeProduct", "patch", _PRODUCT, _BY_SKU_AT_VERSION)
+_LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str]]]] = {
+    ("post", "/orders", "201"): [_GET_ORDER, _CHANGE_ORDER, _CANCEL_ORDER],
+    ("get", _ORDER, "200"): [_CHANGE_ORDER, _CANCEL_ORDER],
+    ("patch", _ORDER, "200"): [_GET_ORDER, _CHANGE_ORDER, _CANCEL_ORDER],
+    ("post", "/products", "201"): [_GET_PRODUCT, _CHANGE_PRODUCT],
+    ("get", _PRODUCT, "200"): [_CHANGE_PRODUCT],
+    ("patch", _PRODUCT, "200"): [_GET_PRODUCT, _CHANGE_PRODUCT],
+}
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (method, path, status), links in _LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": paths[target][verb]["operationId"], "parameters": parameters}
+            for name, verb, target, parameters in links
+            if "operationId" in paths.get(target, {}).get(verb, {})
+        }
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -66,6 +102,7 @@ def install(app: FastAPI) -> None:
                 ref_template="#/components/schemas/{model}"
             )
             components.update(components["Problem"].pop("$defs", {}))
+            _add_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -16,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from lambda_app.domain.countries import ASSIGNED_COUNTRY_CODES
 from lambda_app.domain.currencies import ACTIVE_CURRENCY_CODES
@@ -67,6 +68,9 @@ class _In(BaseModel):
 
 
 class _PatchIn(_In):
+    # Documented as the validators below enforce: at least one field, none of them null.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     @model_validator(mode="after")
     def _not_empty_nor_null(self) -> Self:
         if not self.model_fields_set:
@@ -89,9 +93,11 @@ class ProductIn(_In):
 
 
 class ProductPatch(_PatchIn):
-    name: Name | None = None
-    price: Price | None = None
-    stock_delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK)] | None = None
+    name: Name | SkipJsonSchema[None] = None
+    price: Price | SkipJsonSchema[None] = None
+    stock_delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK)] | SkipJsonSchema[None] = (
+        None
+    )
 
 
 class ProductOut(BaseModel):
@@ -154,8 +160,10 @@ class OrderIn(_In):
 class OrderPatch(_PatchIn):
     """Either a new shipping address (the customer) or the next status (staff), not both."""
 
-    shipping_address: AddressIn | None = None
-    status: OrderStatus | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    shipping_address: AddressIn | SkipJsonSchema[None] = None
+    status: OrderStatus | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
