@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from pydantic.json_schema import SkipJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from lambda_app.api.errors import Unauthenticated
@@ -91,7 +92,7 @@ async def caller(request: Request) -> Caller:
 
 async def if_match(
     value: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(
             alias="If-Match",
             description='The version the change is based on, as an entity tag: `"3"`',

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic.json_schema import SkipJsonSchema
 
 from lambda_app.api.deps import CallerDep, IfMatchDep, ServicesDep, call
 from lambda_app.api.openapi import problems
@@ -13,7 +14,7 @@ from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 IdempotencyKey = Annotated[
-    str | None,
+    str | SkipJsonSchema[None],
     Header(
         alias="Idempotency-Key",
         min_length=1,
