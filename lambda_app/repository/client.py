@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -14,15 +14,21 @@ if TYPE_CHECKING:
 # are short because an API Gateway request must finish within 30 s and a healthy DynamoDB call
 # takes milliseconds: failing fast and letting the SDK retry beats waiting on a dead connection.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,
+    # Our requests are built by code, and DynamoDB validates them anyway: botocore's client-side
+    # walk over every parameter is ~20% of a warm request's CPU.
+    parameter_validation=False,
     max_pool_connections=16,
 )
 
 
 def make_client(region: str, endpoint_url: str | None = None) -> DynamoDBClient:
-    return boto3.client(
+    # boto3's low-level client, made through botocore's session directly: `import boto3` also
+    # imports its resource layer and s3transfer (~80 ms of INIT) that a low-level client never uses.
+    client = botocore.session.get_session().create_client(
         "dynamodb", region_name=region, endpoint_url=endpoint_url, config=CLIENT_CONFIG
     )
+    return cast("DynamoDBClient", client)

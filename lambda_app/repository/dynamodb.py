@@ -253,6 +253,11 @@ class DynamoRepository:
         reasons = self._transact(transact, token=order.id)
         if reasons is None:
             return
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            # Order ids are fresh per attempt, so the order existing means this very transaction
+            # was applied by an earlier SDK attempt whose answer was lost (a timeout after send);
+            # DynamoDB's ClientRequestToken normally covers that, this covers it when it cannot.
+            return
         if record is not None and reasons[-1].get("Code") == "ConditionalCheckFailed":
             taken = reasons[-1].get("Item")
             if taken:

@@ -297,6 +297,22 @@ def test_timeout_after_the_write_is_503_and_the_keyed_retry_replays_the_order(
     assert api.call("GET", "/products/MUG").json()["version"] == 2
 
 
+def test_a_lost_answer_retried_by_the_sdk_is_one_order_even_without_a_key(
+    api: Api, faults: Faults
+) -> None:
+    api.add_product("MUG", stock=5)
+    faults.clear()
+    faults.inject("TransactWriteItems", timeout_after_write, times=1)
+
+    placed = api.place([("MUG", 2)])
+
+    # The SDK's second attempt finds its own order already written: that is success.
+    assert placed.status_code == 201, placed.text
+    assert faults.attempts["TransactWriteItems"] == 2
+    assert order_ids(api) == [placed.json()["id"]]
+    assert stock(api, "MUG") == 3
+
+
 # -- single-item writes racing a transaction --------------------------------------------------
 
 
