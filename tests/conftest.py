@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.session
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -51,11 +52,17 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(scope="session")
+def botocore_session() -> botocore.session.Session:
+    """One session for the run: clients made from it skip re-parsing DynamoDB's service model."""
+    return botocore.session.get_session()
+
+
 @pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """A fresh in-process moto DynamoDB with the table created from the schema."""
+def dynamodb(botocore_session: botocore.session.Session) -> Iterator[Any]:
+    """A fresh in-process moto DynamoDB (and a fresh client) with the table from the schema."""
     with mock_aws():
-        client = make_client(REGION)
+        client = make_client(REGION, session=botocore_session)
         ensure_table(client, TABLE)
         yield client
 

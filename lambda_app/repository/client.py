@@ -25,10 +25,13 @@ CLIENT_CONFIG = Config(
 )
 
 
-def make_client(region: str, endpoint_url: str | None = None) -> DynamoDBClient:
+def make_client(
+    region: str, endpoint_url: str | None = None, session: botocore.session.Session | None = None
+) -> DynamoDBClient:
     # boto3's low-level client, made through botocore's session directly: `import boto3` also
     # imports its resource layer and s3transfer (~80 ms of INIT) that a low-level client never uses.
-    client = botocore.session.get_session().create_client(
+    # A shared session (tests) reuses its parsed service model; Lambda makes one client anyway.
+    client = (session or botocore.session.get_session()).create_client(
         "dynamodb", region_name=region, endpoint_url=endpoint_url, config=CLIENT_CONFIG
     )
     return cast("DynamoDBClient", client)

@@ -40,7 +40,11 @@ def key_attribute_names() -> list[str]:
 
 
 def create_table_input(table_name: str) -> dict[str, Any]:
-    """``CreateTable`` parameters: on-demand, with the stream; TTL is a separate call."""
+    """``CreateTable`` parameters: on-demand, with the stream; TTL is a separate call.
+
+    Encryption at rest is DynamoDB's default here (an AWS-owned key); the CDK stack chooses the
+    AWS-managed key for deployed tables.
+    """
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -63,5 +67,4 @@ def create_table_input(table_name: str) -> dict[str, Any]:
             for index in INDEXES
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
-        "SSESpecification": {"Enabled": True},
     }
