@@ -11,7 +11,9 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.auth import Auth
+from infra.constructs.compute import lambda_code
 from infra.constructs.data import Data
+from infra.constructs.events import OrderEvents
 
 
 class OrderServiceStack(cdk.Stack):
@@ -29,6 +31,8 @@ class OrderServiceStack(cdk.Stack):
         cdk.Tags.of(self).add("service", "order-api")
         cdk.Tags.of(self).add("stage", config.stage)
 
+        # One asset for both functions (bundled once).
+        code = code or lambda_code()
         self.data = Data(self, "Data", config=config)
         self.auth = Auth(self, "Auth", config=config)
         self.api = Api(
@@ -40,9 +44,11 @@ class OrderServiceStack(cdk.Stack):
             admin_group=self.auth.admin_group,
             code=code,
         )
+        self.events = OrderEvents(self, "Events", config=config, table=self.data.table, code=code)
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
+        cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         if self.auth.user_pool is not None and self.auth.client is not None:
             cdk.CfnOutput(self, "UserPoolId", value=self.auth.user_pool.user_pool_id)
             cdk.CfnOutput(self, "UserPoolClientId", value=self.auth.client.user_pool_client_id)

@@ -1,4 +1,4 @@
-"""Compute and API: one Lambda function (FastAPI + Mangum) behind an HTTP API ``$default`` stage."""
+"""The API: the FastAPI + Mangum function behind an HTTP API ``$default`` stage."""
 
 from __future__ import annotations
 
@@ -17,13 +17,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra import bundling
 from infra.config import StageConfig
+from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group
 from lambda_app.repository import schema
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-RUNTIME_PYTHON_VERSION = "3.14"
-ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "lambda_app.main.handler"
 
 # Served without a token (the contract's public endpoints); everything else needs a valid JWT.
@@ -98,38 +95,6 @@ class _AccessLogSettings:
         return self._format
 
 
-def lambda_code(runtime_python_version: str = RUNTIME_PYTHON_VERSION) -> lambda_.Code:
-    """The asset, bundled locally (infra/bundling.py); Docker is only CDK's fallback."""
-    compile_with = bundling.find_interpreter(runtime_python_version)
-    return lambda_.Code.from_asset(
-        str(bundling.REPO_ROOT),
-        # Our own hash of exactly the bundler's inputs: CDK never fingerprints the repository.
-        asset_hash_type=cdk.AssetHashType.CUSTOM,
-        asset_hash=bundling.asset_hash(
-            platform="aarch64",
-            python_version=runtime_python_version,
-            compile_bytecode=compile_with is not None,
-        ),
-        bundling=cdk.BundlingOptions(
-            image=RUNTIME.bundling_image,
-            platform="linux/arm64",
-            local=bundling.LocalPythonBundling(
-                platform="aarch64",
-                python_version=runtime_python_version,
-                compile_with=compile_with,
-            ),
-            # Only used if local bundling fails and Docker is present: same dependencies, no
-            # pruning or bytecode.
-            command=[
-                "bash",
-                "-c",
-                "pip install --no-compile -r requirements/runtime.txt -t /asset-output"
-                " && cp -r lambda_app /asset-output/",
-            ],
-        ),
-    )
-
-
 class Api(Construct):
     """The function, its role and logs, and the HTTP API with its routes and access logs."""
 
@@ -142,7 +107,7 @@ class Api(Construct):
         table: dynamodb.ITableV2,
         authorizer: authorizers.HttpJwtAuthorizer | authorizers.HttpUserPoolAuthorizer,
         admin_group: str,
-        code: lambda_.Code | None = None,
+        code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
         function_name = config.name("api")
@@ -176,13 +141,7 @@ class Api(Construct):
             )
         )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention=config.log_retention,
-            removal_policy=config.removal_policy,
-        )
+        self.log_group = function_log_group(self, "FunctionLogs", config, function_name)
 
         # Exactly what the code needs: no managed policies, no wildcard actions.
         index_arns = [f"{table.table_arn}/index/{index.name}" for index in schema.INDEXES]
@@ -235,11 +194,9 @@ class Api(Construct):
             function_name=function_name,
             description="order API: FastAPI + Mangum",
             runtime=RUNTIME,
-            # Graviton: ~20% cheaper per GB-second than x86_64, and every dependency ships
-            # manylinux aarch64 wheels.
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=code or lambda_code(),
+            code=code,
             # Lambda allocates CPU in proportion to memory (a full vCPU at 1769 MB). FastAPI's
             # cold start (imports, building pydantic validators) and its per-request work are
             # CPU-bound, so 1024 MB buys visibly shorter cold starts and latency than 256-512 MB

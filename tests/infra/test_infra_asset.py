@@ -109,6 +109,9 @@ def test_asset_imports_and_serves_in_a_clean_interpreter(
         assert response["statusCode"] == 200, response
         document = json.loads(response["body"])
         assert "pydantic.v1" not in sys.modules
+        if importlib.util.find_spec("lambda_app.events.stream") is not None:
+            from lambda_app.events import stream  # the stream consumer, same asset
+            assert stream.handler({{}}, Context()) == {{"batchItemFailures": []}}
         print(json.dumps({{"openapi": document["openapi"], "paths": len(document["paths"])}}))
         """
     )

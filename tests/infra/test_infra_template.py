@@ -20,6 +20,20 @@ PRIVATE_ROUTE_KEYS = {
 }
 
 
+API_HANDLER = "lambda_app.main.handler"
+EVENTS_HANDLER = "lambda_app.events.stream.handler"
+
+
+def function(template: dict[str, Any], handler: str) -> dict[str, Any]:
+    found = [
+        f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == handler
+    ]
+    assert len(found) == 1, f"expected one function with handler {handler}"
+    return found[0]
+
+
 def _by_name(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
     return {item[key]: item for item in items}
 
@@ -84,30 +98,35 @@ def test_prod_retains_and_protects_data(prod_json: dict[str, Any]) -> None:
 def test_names_are_prefixed_by_stage(dev_json: dict[str, Any], prod_json: dict[str, Any]) -> None:
     for stage, template in (("dev", dev_json), ("prod", prod_json)):
         _, table = only(template, "AWS::DynamoDB::GlobalTable")
-        _, function = only(template, "AWS::Lambda::Function")
         assert table["Properties"]["TableName"].startswith(f"{stage}-")
-        assert function["Properties"]["FunctionName"].startswith(f"{stage}-")
+        for fn in resources(template, "AWS::Lambda::Function").values():
+            assert fn["Properties"]["FunctionName"].startswith(f"{stage}-")
 
 
 # --- compute ----------------------------------------------------------------------------------
 
 
-def test_one_function_arm64_newest_python_traced(dev_json: dict[str, Any]) -> None:
-    _, function = only(dev_json, "AWS::Lambda::Function")
-    props = function["Properties"]
-    assert props["Architectures"] == ["arm64"]
-    assert props["Runtime"] == "python3.14"
-    assert props["Handler"] == "lambda_app.main.handler"
-    assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["MemorySize"] == 1024
-    assert 3 <= props["Timeout"] < 30  # below API Gateway's 30 s integration timeout
+def test_functions_arm64_newest_python_traced_one_asset(dev_json: dict[str, Any]) -> None:
+    functions = resources(dev_json, "AWS::Lambda::Function")
+    assert {f["Properties"]["Handler"] for f in functions.values()} == {
+        API_HANDLER,
+        EVENTS_HANDLER,
+    }
+    for fn in functions.values():
+        props = fn["Properties"]
+        assert props["Architectures"] == ["arm64"]
+        assert props["Runtime"] == "python3.14"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+    assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
+    api = function(dev_json, API_HANDLER)["Properties"]
+    assert api["MemorySize"] == 1024
+    assert 3 <= api["Timeout"] < 30  # below API Gateway's 30 s integration timeout
 
 
 def test_function_environment(dev_json: dict[str, Any]) -> None:
     table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
     secret_id, _ = only(dev_json, "AWS::SecretsManager::Secret")
-    _, function = only(dev_json, "AWS::Lambda::Function")
-    env = function["Properties"]["Environment"]["Variables"]
+    env = function(dev_json, API_HANDLER)["Properties"]["Environment"]["Variables"]
     assert set(env) == {"TABLE_NAME", "CURSOR_SECRET", "ADMIN_GROUP"}
     assert env["TABLE_NAME"] == {"Ref": table_id}
     assert env["ADMIN_GROUP"] == "admin"
@@ -120,77 +139,126 @@ def test_function_environment(dev_json: dict[str, Any]) -> None:
     assert "SecretString" not in secret["Properties"]
 
 
-def test_function_logs_to_its_own_log_group_with_retention(dev_json: dict[str, Any]) -> None:
-    _, function = only(dev_json, "AWS::Lambda::Function")
-    log_group_ref = function["Properties"]["LoggingConfig"]["LogGroup"]
-    log_group = dev_json["Resources"][log_group_ref["Ref"]]
-    assert log_group["Properties"]["RetentionInDays"] == 7
-    assert log_group["Properties"]["LogGroupName"] == "/aws/lambda/dev-orders-api"
+def test_functions_log_to_their_own_log_groups_with_retention(dev_json: dict[str, Any]) -> None:
+    for fn in resources(dev_json, "AWS::Lambda::Function").values():
+        log_group_ref = fn["Properties"]["LoggingConfig"]["LogGroup"]
+        log_group = dev_json["Resources"][log_group_ref["Ref"]]
+        assert log_group["Properties"]["RetentionInDays"] == 7
+        name = fn["Properties"]["FunctionName"]
+        assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{name}"
+
+
+def test_stream_consumer(dev_json: dict[str, Any]) -> None:
+    table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    queue_id, queue = only(dev_json, "AWS::SQS::Queue")
+    bus_id, _ = only(dev_json, "AWS::Events::EventBus")
+    _, mapping = only(dev_json, "AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["ParallelizationFactor"] == 1
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    env = function(dev_json, EVENTS_HANDLER)["Properties"]["Environment"]["Variables"]
+    assert env == {"EVENT_BUS_NAME": {"Ref": bus_id}}
 
 
 # --- IAM --------------------------------------------------------------------------------------
 
 
-def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Role":
-            for policy in resource["Properties"].get("Policies", []):
-                found += policy["PolicyDocument"]["Statement"]
-        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            found += resource["Properties"]["PolicyDocument"]["Statement"]
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in role["Properties"].get("Policies", []):
+        found += policy["PolicyDocument"]["Statement"]
     return found
+
+
+def _role_of(template: dict[str, Any], handler: str) -> dict[str, Any]:
+    role_id = function(template, handler)["Properties"]["Role"]["Fn::GetAtt"][0]
+    return template["Resources"][role_id]  # type: ignore[no-any-return]
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_no_managed_policies_and_a_single_role(dev_json: dict[str, Any]) -> None:
+def test_no_managed_policies_and_one_role_per_function(dev_json: dict[str, Any]) -> None:
     roles = resources(dev_json, "AWS::IAM::Role")
-    assert len(roles) == 1, sorted(roles)
+    functions = resources(dev_json, "AWS::Lambda::Function").values()
+    assert len(roles) == len(functions), sorted(roles)
+    assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions} == set(roles)
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"]
     assert not resources(dev_json, "AWS::IAM::Policy")
     assert not resources(dev_json, "AWS::IAM::ManagedPolicy")
 
 
-def test_iam_least_privilege(dev_json: dict[str, Any]) -> None:
+# X-Ray's write actions and DynamoDB's ListStreams have no resource-level permissions.
+STAR_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
+
+
+def test_iam_no_wildcard_actions(dev_json: dict[str, Any]) -> None:
+    for role in resources(dev_json, "AWS::IAM::Role").values():
+        for statement in _statements(role):
+            assert statement["Effect"] == "Allow"
+            assert "NotAction" not in statement and "NotResource" not in statement
+            actions = _as_list(statement["Action"])
+            for action in actions:
+                assert "*" not in action, f"wildcard action {action}"
+            if "*" in _as_list(statement["Resource"]):
+                assert set(actions) <= STAR_ACTIONS, actions
+
+
+def _grants(role: dict[str, Any], prefix: str) -> dict[str, list[Any]]:
+    """action -> resources, for the actions of one service."""
+    grants: dict[str, list[Any]] = {}
+    for statement in _statements(role):
+        for action in _as_list(statement["Action"]):
+            if action.startswith(prefix):
+                grants.setdefault(action, []).extend(_as_list(statement["Resource"]))
+    return grants
+
+
+def test_api_role_least_privilege(dev_json: dict[str, Any]) -> None:
     table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
     index_arns = [
         {"Fn::Join": ["", [table_arn, f"/index/{index.name}"]]} for index in schema.INDEXES
     ]
-    statements = _statements(dev_json)
-    assert statements
-    dynamodb_actions: set[str] = set()
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        assert "NotAction" not in statement and "NotResource" not in statement
-        actions = _as_list(statement["Action"])
-        for action in actions:
-            assert "*" not in action, f"wildcard action {action}"
-        if any(action.startswith("dynamodb:") for action in actions):
-            assert all(action.startswith("dynamodb:") for action in actions)
-            dynamodb_actions |= set(actions)
-            for resource in _as_list(statement["Resource"]):
-                assert resource == table_arn or resource in index_arns, resource
-        if _as_list(statement["Resource"]) == ["*"]:
-            # The one exception: X-Ray's write actions have no resource-level permissions.
-            assert set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-    assert dynamodb_actions == {
-        "dynamodb:BatchGetItem",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "dynamodb:UpdateItem",
+    role = _role_of(dev_json, API_HANDLER)
+    grants = _grants(role, "dynamodb:")
+    assert grants == {
+        "dynamodb:BatchGetItem": [table_arn],
+        "dynamodb:ConditionCheckItem": [table_arn],
+        "dynamodb:GetItem": [table_arn],
+        "dynamodb:PutItem": [table_arn],
+        "dynamodb:Query": [table_arn, *index_arns],  # indexes are only ever queried
+        "dynamodb:UpdateItem": [table_arn],
     }
-    # Indexes are only ever queried.
-    for statement in statements:
-        resources_ = _as_list(statement["Resource"])
-        if any(r in index_arns for r in resources_):
-            assert _as_list(statement["Action"]) == ["dynamodb:Query"]
+    services = {a.split(":")[0] for s in _statements(role) for a in _as_list(s["Action"])}
+    assert services == {"dynamodb", "logs", "xray"}
+
+
+def test_events_role_least_privilege(dev_json: dict[str, Any]) -> None:
+    table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
+    bus_id, _ = only(dev_json, "AWS::Events::EventBus")
+    queue_id, _ = only(dev_json, "AWS::SQS::Queue")
+    stream_arn = {"Fn::GetAtt": [table_id, "StreamArn"]}
+    role = _role_of(dev_json, EVENTS_HANDLER)
+    assert _grants(role, "dynamodb:") == {
+        "dynamodb:DescribeStream": [stream_arn],
+        "dynamodb:GetRecords": [stream_arn],
+        "dynamodb:GetShardIterator": [stream_arn],
+        "dynamodb:ListStreams": ["*"],
+    }
+    assert _grants(role, "events:") == {"events:PutEvents": [{"Fn::GetAtt": [bus_id, "Arn"]}]}
+    assert _grants(role, "sqs:") == {"sqs:SendMessage": [{"Fn::GetAtt": [queue_id, "Arn"]}]}
+    services = {a.split(":")[0] for s in _statements(role) for a in _as_list(s["Action"])}
+    assert services == {"dynamodb", "events", "sqs", "logs", "xray"}
 
 
 # --- API --------------------------------------------------------------------------------------
@@ -282,7 +350,13 @@ def test_prod_has_no_cors_unless_configured(prod_json: dict[str, Any]) -> None:
 
 
 def test_outputs(dev_json: dict[str, Any]) -> None:
-    assert set(dev_json["Outputs"]) == {"ApiUrl", "UserPoolId", "UserPoolClientId", "TableName"}
+    assert set(dev_json["Outputs"]) == {
+        "ApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "TableName",
+        "EventBusName",
+    }
 
 
 def test_lambda_permission_limited_to_this_api(dev_json: dict[str, Any]) -> None:
@@ -306,7 +380,7 @@ def test_bring_your_own_identity_provider(tmp_path_factory: pytest.TempPathFacto
         "Audience": ["orders-api", "orders-admin"],
         "Issuer": "https://issuer.example.com/",
     }
-    assert set(template["Outputs"]) == {"ApiUrl", "TableName"}
+    assert set(template["Outputs"]) == {"ApiUrl", "TableName", "EventBusName"}
     _, api = only(template, "AWS::ApiGatewayV2::Api")
     assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == [
         "https://shop.example.com",

@@ -1,0 +1,63 @@
+"""What every function of the service shares: runtime, architecture, the asset, log groups."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import bundling
+from infra.config import StageConfig
+
+# The newest Python runtime in aws-cdk-lib; bytecode in the asset must match its version.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+RUNTIME_PYTHON_VERSION = "3.14"
+# Graviton: ~20% cheaper per GB-second than x86_64, and every dependency ships manylinux
+# aarch64 wheels.
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+def lambda_code(runtime_python_version: str = RUNTIME_PYTHON_VERSION) -> lambda_.Code:
+    """The asset, bundled locally (infra/bundling.py); Docker is only CDK's fallback."""
+    compile_with = bundling.find_interpreter(runtime_python_version)
+    return lambda_.Code.from_asset(
+        str(bundling.REPO_ROOT),
+        # Our own hash of exactly the bundler's inputs: CDK never fingerprints the repository.
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=bundling.asset_hash(
+            platform="aarch64",
+            python_version=runtime_python_version,
+            compile_bytecode=compile_with is not None,
+        ),
+        bundling=cdk.BundlingOptions(
+            image=RUNTIME.bundling_image,
+            platform="linux/arm64",
+            local=bundling.LocalPythonBundling(
+                platform="aarch64",
+                python_version=runtime_python_version,
+                compile_with=compile_with,
+            ),
+            # Only used if local bundling fails and Docker is present: same dependencies, no
+            # pruning or bytecode.
+            command=[
+                "bash",
+                "-c",
+                "pip install --no-compile -r requirements/runtime.txt -t /asset-output"
+                " && cp -r lambda_app /asset-output/",
+            ],
+        ),
+    )
+
+
+def function_log_group(
+    scope: Construct, construct_id: str, config: StageConfig, function_name: str
+) -> logs.LogGroup:
+    """The function's own log group: retention by stage, created before the function logs."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=f"/aws/lambda/{function_name}",
+        retention=config.log_retention,
+        removal_policy=config.removal_policy,
+    )
