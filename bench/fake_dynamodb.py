@@ -1,7 +1,7 @@
 """DynamoDB faked at botocore's ``before-send``: botocore still serializes, signs and parses.
 
-Installed on boto3's default session before the handler is imported, so the handler's own
-client (created at import) carries it, exactly as in a Lambda container.
+Installed among botocore's built-in handlers before the handler is imported, so the handler's
+own client (created at import) carries it, exactly as it would carry the real transport.
 """
 
 from __future__ import annotations
@@ -114,8 +114,7 @@ def before_send(request: Any, **_: Any) -> Any:
 
 
 def install() -> None:
-    import boto3
+    """Every botocore session made from now on (boto3's included) carries the fake."""
+    from botocore.handlers import BUILTIN_HANDLERS
 
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-send.dynamodb", before_send)
+    BUILTIN_HANDLERS.append(("before-send.dynamodb", before_send))
