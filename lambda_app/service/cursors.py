@@ -45,6 +45,9 @@ class CursorCodec:
             raise invalid from None
         if not hmac.compare_digest(signature, self._mac(payload)):
             raise invalid
+        # Only the one canonical spelling: base64 decoding skips stray characters and padding.
+        if f"{_b64(payload)}.{_b64(signature)}" != cursor:
+            raise invalid
         owner, issued_for, position = json.loads(payload)
         if owner != caller_id or issued_for != query:
             raise invalid
