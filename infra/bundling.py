@@ -28,6 +28,7 @@ import tempfile
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -338,7 +339,11 @@ class LocalPythonBundling:
         self.python_version = python_version
         self.compile_with = compile_with
 
-    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+    def try_bundle(
+        self, output_dir: str, options: cdk.BundlingOptions | None = None, **_: Any
+    ) -> bool:
+        # jsii calls this with the options struct as one positional argument; the generated
+        # Python interface spells the struct out as keywords, which **_ accepts (type checkers).
         try:
             if not self.compile_with:
                 _log(

@@ -24,10 +24,11 @@ class Auth(Construct):
         self.admin_group = ADMIN_GROUP
         self.user_pool: cognito.UserPool | None = None
         self.client: cognito.UserPoolClient | None = None
+        self.authorizer: authorizers.HttpJwtAuthorizer | authorizers.HttpUserPoolAuthorizer
 
         if not config.uses_cognito:
             assert config.jwt_issuer is not None
-            self.authorizer: authorizers.HttpJwtAuthorizer = authorizers.HttpJwtAuthorizer(
+            self.authorizer = authorizers.HttpJwtAuthorizer(
                 "JwtAuthorizer",
                 config.jwt_issuer,
                 jwt_audience=list(config.jwt_audience),
