@@ -1,0 +1,1 @@
+"""Load, soak and fault injection against the local server: ``python -m loadtest``."""
