@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from lambda_app.api import deps, errors, openapi
+from lambda_app.api import errors, openapi
 from lambda_app.api.deps import Services
 from lambda_app.api.middleware import RequestGuard
 from lambda_app.api.routes import health, orders, products
-from lambda_app.domain.models import Caller
 from lambda_app.observability.logs import configure_logging
 from lambda_app.observability.metrics import Metrics
 from lambda_app.repository.client import make_client
@@ -28,13 +27,6 @@ Orders and the product catalog of a shop. Money is integer minor units with an I
 every error is `application/problem+json` (RFC 9457). Authenticate with a JWT (API Gateway's
 authorizer); locally, `order-api serve` accepts `X-Dev-User` and `X-Dev-Groups` instead.
 """
-
-
-async def _logged_caller(request: Request) -> Caller:
-    """``deps.caller``, remembering the verified customer id for the request's log line."""
-    found = await deps.caller(request)
-    request.state.customer_id = found.id
-    return found
 
 
 def create_app(settings: Settings, client: DynamoDBClient | None = None) -> FastAPI:
@@ -57,6 +49,5 @@ def create_app(settings: Settings, client: DynamoDBClient | None = None) -> Fast
     app.include_router(orders.router)
     errors.install(app)
     openapi.install(app)
-    app.dependency_overrides[deps.caller] = _logged_caller
     app.add_middleware(RequestGuard, metrics=Metrics(settings.metrics_namespace, "order-api"))
     return app

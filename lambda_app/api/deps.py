@@ -73,6 +73,12 @@ def _claims(request: Request) -> dict[str, Any] | None:
 
 
 async def caller(request: Request) -> Caller:
+    found = _identify(request)
+    request.state.customer_id = found.id  # for the request's log line (api/middleware.py)
+    return found
+
+
+def _identify(request: Request) -> Caller:
     svc = get_services(request)
     if svc.dev_auth:
         user = request.headers.get("x-dev-user")

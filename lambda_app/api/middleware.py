@@ -13,15 +13,12 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambda_app.api.errors import INSUFFICIENT_STOCK, PROBLEM_JSON, problem_body
-from lambda_app.observability.metrics import NONE, Metrics
+from lambda_app.observability.metrics import NONE, Metrics, MetricSet
 
 MAX_BODY_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;.*)?$", re.IGNORECASE)
 logger = logging.getLogger("lambda_app.api")
-# Routes whose successful responses are business metrics (method, route template).
-PLACE_ORDER = ("POST", "/orders")
-CANCEL_ORDER = ("POST", "/orders/{order_id}/cancel")
 
 
 async def _send_problem(send: Send, body: dict[str, Any], request_id: str) -> None:
@@ -75,22 +72,17 @@ class RequestGuard:
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
         status = 500
-        replayed = False
-        placed: list[bytes] | None = None  # a new order's body, for its value
         error: Exception | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started, status, replayed, placed
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = message.get("headers", [])
-                if status == 201 and (scope["method"], _route_template(scope)) == PLACE_ORDER:
-                    replayed = any(k.lower() == b"idempotent-replayed" for k, _ in headers)
-                    placed = None if replayed else []
-                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
-            elif placed is not None:
-                placed.append(message.get("body", b""))
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -113,7 +105,7 @@ class RequestGuard:
                     request_id,
                 )
         try:
-            self._observe(scope, request_id, status, began, cold, error, replayed, placed)
+            self._observe(scope, request_id, status, began, cold, error)
         except Exception:  # the answer is out; a logging bug must not turn it into a failure
             logger.exception("could not log the request", extra={"correlation_id": request_id})
 
@@ -125,46 +117,52 @@ class RequestGuard:
         began: float,
         cold: bool,
         error: Exception | None,
-        replayed: bool,
-        placed: list[bytes] | None,
     ) -> None:
-        """The request's log line (with the exception, logged here and nowhere else) and its
-        metrics. Customer id only: never the address or anything else personal."""
+        """The request's one log line: its facts, the exception if any (logged here and nowhere
+        else) and its metrics in Embedded Metric Format, which CloudWatch extracts from the same
+        line. Customer id only: never the address or anything else personal."""
         state = scope["state"]
         method = scope["method"]
         route = _route_template(scope)
+        fields: dict[str, Any] = {
+            "request_id": getattr(scope.get("aws.context"), "aws_request_id", request_id),
+            "correlation_id": request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "latency_ms": round((time.perf_counter() - began) * 1000, 2),
+            "customer_id": state.get("customer_id"),
+            "cold_start": cold,
+        }
+        if self.metrics is not None:
+            metrics = self._metrics(state, method, route, status)
+            if metrics:
+                fields = metrics.document(fields)
         logger.log(
             logging.ERROR if error is not None or status >= 500 else logging.INFO,
             "unhandled error" if error is not None else "request",
             exc_info=error,
-            extra={
-                "request_id": getattr(scope.get("aws.context"), "aws_request_id", request_id),
-                "correlation_id": request_id,
-                "method": method,
-                "route": route,
-                "status": status,
-                "latency_ms": round((time.perf_counter() - began) * 1000, 2),
-                "customer_id": state.get("customer_id"),
-                "cold_start": cold,
-            },
+            extra=fields,
         )
-        if self.metrics is None:
-            return
+
+    def _metrics(self, state: dict[str, Any], method: str, route: str, status: int) -> MetricSet:
+        assert self.metrics is not None
         metrics = self.metrics.new()
         if status >= 400:
             metrics.add("Http5xx" if status >= 500 else "Http4xx", 1, Route=f"{method} {route}")
         if status == 409 and state.get("problem") == INSUFFICIENT_STOCK:
             metrics.add("StockOuts", 1)
-        if replayed:
+        # Business outcomes, as the routes recorded them on the request's state.
+        outcome = state.get("outcome")
+        if outcome == "replayed":
             metrics.add("IdempotentReplays", 1)
-        elif placed is not None:
-            order = _json_object(b"".join(placed))
+        elif outcome == "placed":
+            total, currency = state["order_value"]
             metrics.add("OrdersPlaced", 1)
-            if isinstance(order.get("total"), int) and isinstance(order.get("currency"), str):
-                metrics.add("OrderValue", order["total"], NONE, Currency=order["currency"])
-        elif status == 200 and (method, route) == CANCEL_ORDER:
+            metrics.add("OrderValue", total, NONE, Currency=currency)
+        elif outcome == "cancelled":
             metrics.add("OrdersCancelled", 1)
-        self.metrics.publish(metrics, correlation_id=request_id)
+        return metrics
 
     @staticmethod
     def _request_id(scope: Scope) -> str:
@@ -199,14 +197,6 @@ class RequestGuard:
         if body and not (content_type and _JSON_TYPE.match(content_type)):
             return problem_body(415, "Request bodies must be application/json")
         return body
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        found = json.loads(body)
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

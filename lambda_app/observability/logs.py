@@ -33,7 +33,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            # "_aws": Embedded Metric Format metadata riding on the line (api/middleware.py).
+            if key not in _STANDARD and (key == "_aws" or not key.startswith("_")):
                 entry[key] = value
         if record.exc_info and record.exc_info[1] is not None:
             entry["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"

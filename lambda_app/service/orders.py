@@ -8,7 +8,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from lambda_app.domain.errors import (
     ConcurrentUpdate,
@@ -47,8 +47,17 @@ class PlacedOrder:
 
 
 def fingerprint(request: PlaceOrder) -> str:
-    """What makes two requests "the same body" for an Idempotency-Key."""
-    canonical = json.dumps(asdict(request), sort_keys=True, separators=(",", ":"))
+    """What makes two requests "the same body" for an Idempotency-Key: the lines as sent and
+    the address, in a fixed JSON layout (stable across releases, unlike a repr)."""
+    address = request.shipping_address
+    canonical = json.dumps(
+        [
+            request.lines,
+            [address.name, address.line1, address.line2, address.city],
+            [address.postal_code, address.country],
+        ],
+        separators=(",", ":"),
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

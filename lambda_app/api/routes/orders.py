@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, status
 from pydantic.json_schema import SkipJsonSchema
+from starlette.responses import Response
 
 from lambda_app.api.deps import CallerDep, IfMatchDep, ServicesDep, call
 from lambda_app.api.openapi import problems
+from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import ListOut, OrderIn, OrderOut, OrderPatch
 from lambda_app.domain.models import Order, OrderStatus, PlaceOrder
 from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
@@ -27,14 +29,14 @@ IdempotencyKey = Annotated[
 CustomerId = Annotated[str | None, Query(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f#]+$")]
 
 
-def _represent(response: Response, order: Order) -> OrderOut:
-    response.headers["ETag"] = f'"{order.version}"'
-    return OrderOut.of(order)
+def _represent(order: Order, status_code: int = 200, **headers: str) -> Response:
+    return json_response(OrderOut.of(order), status_code, {**etag(order.version), **headers})
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=OrderOut,
     summary="Place an order: prices and stock come from the catalog; stock is reserved atomically",
     responses={
         **problems(400, 409, 413, 415, 422),
@@ -53,29 +55,38 @@ async def place_order(
     body: OrderIn,
     caller: CallerDep,
     svc: ServicesDep,
-    response: Response,
+    request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> OrderOut:
-    request = PlaceOrder(
+) -> Response:
+    command = PlaceOrder(
         lines=tuple((line.sku, line.quantity) for line in body.items),
         shipping_address=body.shipping_address.to_domain(),
     )
-    placed = await call(svc, svc.orders.place, caller, request, idempotency_key)
-    response.headers["Location"] = f"/orders/{placed.order.id}"
+    placed = await call(svc, svc.orders.place, caller, command, idempotency_key)
+    order = placed.order
+    headers = {"Location": f"/orders/{order.id}"}
     if placed.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return _represent(response, placed.order)
+        headers["Idempotent-Replayed"] = "true"
+        request.state.outcome = "replayed"  # read by the request's metrics (api/middleware.py)
+    else:
+        request.state.outcome = "placed"
+        request.state.order_value = (order.total, order.currency)
+    return _represent(order, status.HTTP_201_CREATED, **headers)
 
 
-@router.get("/{order_id}", summary="One order (its customer, or staff)", responses=problems(404))
-async def get_order(
-    order_id: str, caller: CallerDep, svc: ServicesDep, response: Response
-) -> OrderOut:
-    return _represent(response, await call(svc, svc.orders.get, caller, order_id))
+@router.get(
+    "/{order_id}",
+    response_model=OrderOut,
+    summary="One order (its customer, or staff)",
+    responses=problems(404),
+)
+async def get_order(order_id: str, caller: CallerDep, svc: ServicesDep) -> Response:
+    return _represent(await call(svc, svc.orders.get, caller, order_id))
 
 
 @router.get(
     "",
+    response_model=ListOut[OrderOut],
     summary="Orders, newest first: your own; staff may filter by customer_id and/or status",
     responses=problems(400, 403, 422),
 )
@@ -86,7 +97,7 @@ async def list_orders(
     customer_id: CustomerId = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> ListOut[OrderOut]:
+) -> Response:
     page = await call(
         svc,
         svc.orders.list,
@@ -96,24 +107,28 @@ async def list_orders(
         cursor=cursor,
         limit=limit,
     )
-    return ListOut[OrderOut](
-        items=[OrderOut.of(o) for o in page.items], next_cursor=page.next_cursor
+    return json_response(
+        ListOut[OrderOut](items=[OrderOut.of(o) for o in page.items], next_cursor=page.next_cursor)
     )
 
 
 @router.post(
     "/{order_id}/cancel",
+    response_model=OrderOut,
     summary="Cancel a PENDING or CONFIRMED order; its stock is returned in the same transaction",
     responses=problems(404, 409, 412, 413, 415, 422),
 )
 async def cancel_order(
-    order_id: str, caller: CallerDep, svc: ServicesDep, expected: IfMatchDep, response: Response
-) -> OrderOut:
-    return _represent(response, await call(svc, svc.orders.cancel, caller, order_id, expected))
+    order_id: str, caller: CallerDep, svc: ServicesDep, expected: IfMatchDep, request: Request
+) -> Response:
+    order = await call(svc, svc.orders.cancel, caller, order_id, expected)
+    request.state.outcome = "cancelled"
+    return _represent(order)
 
 
 @router.patch(
     "/{order_id}",
+    response_model=OrderOut,
     summary="Change the shipping address (customer, while PENDING) or move the status one step (staff)",
     responses=problems(400, 403, 404, 409, 412, 413, 415, 422),
 )
@@ -123,8 +138,7 @@ async def update_order(
     caller: CallerDep,
     svc: ServicesDep,
     expected: IfMatchDep,
-    response: Response,
-) -> OrderOut:
+) -> Response:
     if body.shipping_address is not None:
         order = await call(
             svc,
@@ -137,4 +151,4 @@ async def update_order(
     else:
         assert body.status is not None
         order = await call(svc, svc.orders.move, caller, order_id, body.status, expected)
-    return _represent(response, order)
+    return _represent(order)

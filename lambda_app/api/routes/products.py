@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
+from starlette.responses import Response
 
 from lambda_app.api.deps import CallerDep, IfMatchDep, ServicesDep, call
 from lambda_app.api.openapi import problems
+from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import ListOut, ProductIn, ProductOut, ProductPatch
-from lambda_app.domain.models import ProductChange
+from lambda_app.domain.models import Product, ProductChange
 from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/products", tags=["products"])
@@ -16,19 +18,18 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
 
-def _etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
+def _represent(product: Product, status_code: int = 200, **headers: str) -> Response:
+    return json_response(ProductOut.of(product), status_code, {**etag(product.version), **headers})
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=ProductOut,
     summary="Add a product to the catalog (staff)",
     responses=problems(400, 403, 409, 413, 415, 422),
 )
-async def create_product(
-    body: ProductIn, caller: CallerDep, svc: ServicesDep, response: Response
-) -> ProductOut:
+async def create_product(body: ProductIn, caller: CallerDep, svc: ServicesDep) -> Response:
     product = await call(
         svc,
         svc.products.create,
@@ -39,32 +40,34 @@ async def create_product(
         currency=body.currency,
         stock=body.stock,
     )
-    response.headers["Location"] = f"/products/{product.sku}"
-    _etag(response, product.version)
-    return ProductOut.of(product)
+    return _represent(product, status.HTTP_201_CREATED, Location=f"/products/{product.sku}")
 
 
-@router.get("/{sku}", summary="One product", responses=problems(404))
-async def get_product(
-    sku: str, caller: CallerDep, svc: ServicesDep, response: Response
-) -> ProductOut:
-    product = await call(svc, svc.products.get, sku)
-    _etag(response, product.version)
-    return ProductOut.of(product)
+@router.get("/{sku}", response_model=ProductOut, summary="One product", responses=problems(404))
+async def get_product(sku: str, caller: CallerDep, svc: ServicesDep) -> Response:
+    return _represent(await call(svc, svc.products.get, sku))
 
 
-@router.get("", summary="The catalog, by sku", responses=problems(400, 422))
+@router.get(
+    "",
+    response_model=ListOut[ProductOut],
+    summary="The catalog, by sku",
+    responses=problems(400, 422),
+)
 async def list_products(
     caller: CallerDep, svc: ServicesDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> ListOut[ProductOut]:
+) -> Response:
     page = await call(svc, svc.products.list, caller, cursor, limit)
-    return ListOut[ProductOut](
-        items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor
+    return json_response(
+        ListOut[ProductOut](
+            items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor
+        )
     )
 
 
 @router.patch(
     "/{sku}",
+    response_model=ProductOut,
     summary="Change name, price or stock (staff); stock never goes below 0",
     responses=problems(400, 403, 404, 409, 412, 413, 415, 422),
 )
@@ -74,9 +77,6 @@ async def update_product(
     caller: CallerDep,
     svc: ServicesDep,
     expected: IfMatchDep,
-    response: Response,
-) -> ProductOut:
+) -> Response:
     change = ProductChange(name=body.name, price=body.price, stock_delta=body.stock_delta)
-    product = await call(svc, svc.products.update, caller, sku, change, expected)
-    _etag(response, product.version)
-    return ProductOut.of(product)
+    return _represent(await call(svc, svc.products.update, caller, sku, change, expected))
