@@ -36,10 +36,10 @@ synth: $(STAMP)
 	npx cdk synth --quiet
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 load: $(STAMP)
-	$(PY) -m loadtest
+	$(PY) -m loadtest $(ARGS)
 
 # Regenerate the lock files after changing pyproject.toml.
 lock:
