@@ -6,6 +6,9 @@
 | ``cors_origins`` | comma-separated allowed origins; empty = no CORS configuration      | dev: localhost:3000, prod: none |
 | ``jwt_issuer``   | bring your own IdP: issuer URL; then no Cognito pool is created     | unset     |
 | ``jwt_audience`` | comma-separated audiences (required with ``jwt_issuer``)            | unset     |
+| ``snapstart``    | ``true``: SnapStart on the API function, invoked through alias live | ``false`` |
+| ``alarm_email``  | an address subscribed (email) to the alarm topic                    | unset     |
+| ``log_level``    | ``LOG_LEVEL`` of both functions (DEBUG, INFO, WARNING, ERROR)       | ``INFO``  |
 
 Everything else follows from the stage: prod keeps data (RETAIN, deletion protection) and logs
 longer; dev is disposable (DESTROY). Names are prefixed with the stage so both can share an
@@ -14,6 +17,7 @@ account.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
 STAGES = ("dev", "prod")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# CloudWatch namespace of the EMF metrics (lambda_app/observability/metrics.py); the stage is
+# part of it so dev traffic never shows up on prod's alarms and dashboard.
+METRICS_NAMESPACE_PREFIX = "OrderService"
 DEFAULT_CORS_ORIGINS = {"dev": ("http://localhost:3000",), "prod": ()}
 
 
@@ -32,12 +40,27 @@ def _split(value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if str(item).strip())
 
 
+def _flag(value: Any, key: str) -> bool:
+    """A boolean context value: ``-c key=true`` arrives as a string, cdk.json may hold a bool."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"context {key!r} must be true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class StageConfig:
     stage: str
     cors_origins: tuple[str, ...]
     jwt_issuer: str | None = None
     jwt_audience: tuple[str, ...] = ()
+    snapstart: bool = False
+    alarm_email: str | None = None
+    log_level: str = "INFO"
 
     @property
     def is_prod(self) -> bool:
@@ -50,6 +73,11 @@ class StageConfig:
     def name(self, suffix: str) -> str:
         """A physical name prefixed by the stage, e.g. ``dev-orders-api``."""
         return f"{self.stage}-orders-{suffix}"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """``METRICS_NAMESPACE`` of both functions, and the namespace alarms and dashboard read."""
+        return f"{METRICS_NAMESPACE_PREFIX}/{self.stage}"
 
     @property
     def removal_policy(self) -> cdk.RemovalPolicy:
@@ -99,9 +127,18 @@ class StageConfig:
             raise ValueError("context 'jwt_audience' is only used together with 'jwt_issuer'")
         if issuer and not str(issuer).startswith("https://"):
             raise ValueError("context 'jwt_issuer' must be an https:// URL")
+        email = str(node.try_get_context("alarm_email") or "").strip() or None
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise ValueError(f"context 'alarm_email' is not an email address: {email!r}")
+        log_level = str(node.try_get_context("log_level") or "INFO").strip().upper()
+        if log_level not in LOG_LEVELS:
+            raise ValueError(f"context 'log_level' must be one of {LOG_LEVELS}, got {log_level!r}")
         return cls(
             stage=stage,
             cors_origins=origins,
             jwt_issuer=str(issuer) if issuer else None,
             jwt_audience=audience,
+            snapstart=_flag(node.try_get_context("snapstart"), "snapstart"),
+            alarm_email=email,
+            log_level=log_level,
         )

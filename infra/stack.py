@@ -14,6 +14,7 @@ from infra.constructs.auth import Auth
 from infra.constructs.compute import lambda_code
 from infra.constructs.data import Data
 from infra.constructs.events import OrderEvents
+from infra.constructs.observability import Observability
 
 
 class OrderServiceStack(cdk.Stack):
@@ -45,10 +46,26 @@ class OrderServiceStack(cdk.Stack):
             code=code,
         )
         self.events = OrderEvents(self, "Events", config=config, table=self.data.table, code=code)
+        self.observability = Observability(
+            self,
+            "Observability",
+            config=config,
+            http_api=self.api.http_api,
+            api_function=self.api.function,
+            events_function=self.events.function,
+            table=self.data.table,
+            failures=self.events.failures,
+        )
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
         cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        cdk.CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.observability.topic.topic_arn,
+            description="SNS topic every alarm notifies: subscribe to it (docs/deploy.md)",
+        )
         if self.auth.user_pool is not None and self.auth.client is not None:
             cdk.CfnOutput(self, "UserPoolId", value=self.auth.user_pool.user_pool_id)
             cdk.CfnOutput(self, "UserPoolClientId", value=self.auth.client.user_pool_client_id)

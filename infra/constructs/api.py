@@ -22,6 +22,8 @@ from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group
 from lambda_app.repository import schema
 
 HANDLER = "lambda_app.main.handler"
+# The alias API Gateway invokes when SnapStart is on (``-c snapstart=true``).
+LIVE_ALIAS = "live"
 
 # Served without a token (the contract's public endpoints); everything else needs a valid JWT.
 PUBLIC_ROUTES = ("/health", "/docs", "/redoc", "/openapi.json")
@@ -197,11 +199,16 @@ class Api(Construct):
             architecture=ARCHITECTURE,
             handler=HANDLER,
             code=code,
-            # Lambda allocates CPU in proportion to memory (a full vCPU at 1769 MB). FastAPI's
-            # cold start (imports, building pydantic validators) and its per-request work are
-            # CPU-bound, so 1024 MB buys visibly shorter cold starts and latency than 256-512 MB
-            # for cents per million requests at these tens-of-milliseconds durations. Revisit
-            # with Lambda Power Tuning once there is real traffic.
+            # Memory is the CPU dial: Lambda allocates CPU in proportion to memory, one full vCPU
+            # at 1,769 MB. A cold start is single-threaded, CPU-bound work (importing FastAPI,
+            # pydantic and botocore, building the validators; our numbers are in README,
+            # "Performance"), so it shortens about in proportion to memory up to 1,769 MB and
+            # not at all beyond (a second vCPU would idle). Warm requests spend most of their
+            # tens of milliseconds waiting on DynamoDB, where more CPU buys little. 1024 MB
+            # (~0.58 vCPU) accepts an INIT ~1.7x that of 1,769 MB for 58% of its price per
+            # millisecond on every warm request; 512 MB would roughly double INIT again.
+            # With SnapStart, INIT runs when a version is published, not on a user's request.
+            # Revisit with Lambda Power Tuning on real traffic (docs/deploy.md, "Memory").
             memory_size=1024,
             # Requests finish in tens of milliseconds; 10 s leaves room for the SDK's DynamoDB
             # retries and stays well under API Gateway's 30 s integration timeout, so a
@@ -216,8 +223,45 @@ class Api(Construct):
                 "TABLE_NAME": table.table_name,
                 "CURSOR_SECRET": self.cursor_secret.secret_value.unsafe_unwrap(),
                 "ADMIN_GROUP": admin_group,
+                "METRICS_NAMESPACE": config.metrics_namespace,
+                "LOG_LEVEL": config.log_level,
             },
+            # SnapStart (``-c snapstart=true``) snapshots the initialized function when a
+            # version is published and restores new environments from it instead of running
+            # INIT. It applies to published versions only, never to $LATEST.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snapstart else None,
+            # A version is published whenever the function's code or configuration changes;
+            # the one it replaces is deleted once the alias has moved (a retained version
+            # would keep its snapshot cached, and billed, until Lambda expires it).
+            current_version_options=lambda_.VersionOptions(removal_policy=cdk.RemovalPolicy.DESTROY)
+            if config.snapstart
+            else None,
         )
+
+        # What API Gateway invokes. With SnapStart: the alias ``live`` on the version this
+        # deploy published (the snapshot lives on that version). Without it: the function
+        # itself ($LATEST); an alias there would only add a version per deploy and buy
+        # nothing, since neither SnapStart nor provisioned concurrency is in use.
+        self.alias: lambda_.Alias | None = None
+        self.target: lambda_.IFunction = self.function
+        if config.snapstart:
+            self.alias = lambda_.Alias(
+                self,
+                "LiveAlias",
+                alias_name=LIVE_ALIAS,
+                version=self.function.current_version,
+                description="the version published by the latest deploy (SnapStart)",
+            )
+            self.target = self.alias
+            cdk.Validations.of(self.function).acknowledge(
+                cdk.Acknowledgment(
+                    id="Annotation::@aws-cdk/aws-lambda:snapStartRequirePublish",
+                    reason=(
+                        "A version is published on every change (current_version) and the "
+                        "alias API Gateway invokes points at it: SnapStart is in use."
+                    ),
+                )
+            )
 
         # --- HTTP API -------------------------------------------------------------------------
         cors = None
@@ -264,7 +308,7 @@ class Api(Construct):
 
         # One permission for the whole API instead of one per route.
         integration = integrations.HttpLambdaIntegration(
-            "Lambda", self.function, scope_permission_to_route=False
+            "Lambda", self.target, scope_permission_to_route=False
         )
         for path in ("/", "/{proxy+}"):
             self.http_api.add_routes(

@@ -138,7 +138,11 @@ class OrderEvents(Construct):
             role=role.without_policy_updates(),
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={"EVENT_BUS_NAME": self.bus.event_bus_name},
+            environment={
+                "EVENT_BUS_NAME": self.bus.event_bus_name,
+                "METRICS_NAMESPACE": config.metrics_namespace,
+                "LOG_LEVEL": config.log_level,
+            },
         )
         self.function.add_event_source(
             sources.DynamoEventSource(

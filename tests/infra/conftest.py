@@ -24,6 +24,22 @@ def prod_template(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
+def options_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every optional context key at once: one extra synth covers all the options."""
+    app = build(
+        tmp_path_factory.mktemp("cdk-options"),
+        stage="dev",
+        cors_origins="https://shop.example.com,https://admin.example.com",
+        jwt_issuer="https://issuer.example.com/",
+        jwt_audience="orders-api,orders-admin",
+        snapstart="true",
+        alarm_email="ops@example.com",
+        log_level="debug",
+    )
+    return template_of(app).to_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
 def dev_json(dev_template: Any) -> dict[str, Any]:
     return dev_template.to_json()  # type: ignore[no-any-return]
 

@@ -63,3 +63,31 @@ def test_cors_origins(value: Any, expected: tuple[str, ...]) -> None:
 def test_rejects_bad_context(context: dict[str, Any]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the messages are for humans
         StageConfig.from_context(FakeNode(**context))
+
+
+def test_options_default_off() -> None:
+    config = StageConfig.from_context(FakeNode())
+    assert config.snapstart is False
+    assert config.alarm_email is None
+    assert config.log_level == "INFO"
+    assert config.metrics_namespace == "OrderService/dev"
+    assert StageConfig.from_context(FakeNode(stage="prod")).metrics_namespace == (
+        "OrderService/prod"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("True", True), (True, True), ("1", True), ("false", False), (False, False)],
+)
+def test_snapstart_flag(value: Any, expected: bool) -> None:
+    assert StageConfig.from_context(FakeNode(snapstart=value)).snapstart is expected
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{"snapstart": "maybe"}, {"alarm_email": "not-an-address"}, {"log_level": "LOUD"}],
+)
+def test_rejects_bad_options(context: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the messages are for humans
+        StageConfig.from_context(FakeNode(**context))

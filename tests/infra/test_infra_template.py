@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from infra_helpers import build, only, resources, template_of
+from infra_helpers import only, resources
 
 from lambda_app.repository import schema
 
@@ -127,9 +127,17 @@ def test_function_environment(dev_json: dict[str, Any]) -> None:
     table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
     secret_id, _ = only(dev_json, "AWS::SecretsManager::Secret")
     env = function(dev_json, API_HANDLER)["Properties"]["Environment"]["Variables"]
-    assert set(env) == {"TABLE_NAME", "CURSOR_SECRET", "ADMIN_GROUP"}
+    assert set(env) == {
+        "TABLE_NAME",
+        "CURSOR_SECRET",
+        "ADMIN_GROUP",
+        "METRICS_NAMESPACE",
+        "LOG_LEVEL",
+    }
     assert env["TABLE_NAME"] == {"Ref": table_id}
     assert env["ADMIN_GROUP"] == "admin"
+    assert env["METRICS_NAMESPACE"] == "OrderService/dev"
+    assert env["LOG_LEVEL"] == "INFO"
     # A deploy-time dynamic reference to the generated secret: never a literal value.
     assert env["CURSOR_SECRET"] == {
         "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
@@ -164,7 +172,11 @@ def test_stream_consumer(dev_json: dict[str, Any]) -> None:
     }
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
     env = function(dev_json, EVENTS_HANDLER)["Properties"]["Environment"]["Variables"]
-    assert env == {"EVENT_BUS_NAME": {"Ref": bus_id}}
+    assert env == {
+        "EVENT_BUS_NAME": {"Ref": bus_id},
+        "METRICS_NAMESPACE": "OrderService/dev",
+        "LOG_LEVEL": "INFO",
+    }
 
 
 # --- IAM --------------------------------------------------------------------------------------
@@ -356,6 +368,7 @@ def test_outputs(dev_json: dict[str, Any]) -> None:
         "UserPoolClientId",
         "TableName",
         "EventBusName",
+        "AlarmTopicArn",
     }
 
 
@@ -366,23 +379,22 @@ def test_lambda_permission_limited_to_this_api(dev_json: dict[str, Any]) -> None
     assert {"Ref": api_id} in permission["Properties"]["SourceArn"]["Fn::Join"][1]
 
 
-def test_bring_your_own_identity_provider(tmp_path_factory: pytest.TempPathFactory) -> None:
-    app = build(
-        tmp_path_factory.mktemp("cdk-jwt"),
-        cors_origins="https://shop.example.com,https://admin.example.com",
-        jwt_issuer="https://issuer.example.com/",
-        jwt_audience="orders-api,orders-admin",
-    )
-    template = template_of(app).to_json()
+def test_bring_your_own_identity_provider(options_json: dict[str, Any]) -> None:
+    template = options_json
     assert not resources(template, "AWS::Cognito::UserPool")
     _, authorizer = only(template, "AWS::ApiGatewayV2::Authorizer")
     assert authorizer["Properties"]["JwtConfiguration"] == {
         "Audience": ["orders-api", "orders-admin"],
         "Issuer": "https://issuer.example.com/",
     }
-    assert set(template["Outputs"]) == {"ApiUrl", "TableName", "EventBusName"}
+    assert set(template["Outputs"]) == {"ApiUrl", "TableName", "EventBusName", "AlarmTopicArn"}
     _, api = only(template, "AWS::ApiGatewayV2::Api")
     assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == [
         "https://shop.example.com",
         "https://admin.example.com",
     ]
+
+
+def test_log_level_from_context(options_json: dict[str, Any]) -> None:
+    for fn in resources(options_json, "AWS::Lambda::Function").values():
+        assert fn["Properties"]["Environment"]["Variables"]["LOG_LEVEL"] == "DEBUG"
