@@ -68,7 +68,9 @@ SDK_TOP_LEVEL = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six
 #   /openapi.json from the pruned asset to prove it.
 # - pydantic/mypy.py: the mypy plugin. anyio/pytest_plugin.py: a pytest entry point.
 # - bin/: console scripts with this machine's shebang.
-PRUNE = ("bin", "pydantic/v1", "pydantic/mypy.py", "anyio/pytest_plugin.py")
+# - idna: anyio imports it only inside its socket/TLS name resolution (anyio/_core/_sockets.py),
+#   which serves outgoing connections; the handler never opens one through anyio.
+PRUNE = ("bin", "pydantic/v1", "pydantic/mypy.py", "anyio/pytest_plugin.py", "idna")
 # Parts of lambda_app that only `order-api serve` uses (the embedded moto server, the CLI): the
 # handler never imports them, and tests/infra imports the handler from the asset to prove it.
 APP_EXCLUDE = ("local", "cli.py")

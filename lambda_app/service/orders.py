@@ -62,8 +62,10 @@ def fingerprint(request: PlaceOrder) -> str:
 
 
 def _backoff(attempt: int) -> None:
-    # Full jitter: concurrent losers spread out instead of colliding again.
-    time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - not for security
+    # Full jitter: concurrent losers spread out instead of colliding again. The OS's randomness,
+    # not the seeded module generator: after a SnapStart restore every environment would draw the
+    # same delays from the snapshot's state and collide in step.
+    time.sleep(random.SystemRandom().uniform(0, 0.01 * 2**attempt))
 
 
 class OrderService:
