@@ -35,7 +35,7 @@ MAX_ENTRIES = 10  # PutEvents' limit per call
 logger = logging.getLogger("lambda_app.events")
 
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,
