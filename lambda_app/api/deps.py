@@ -1,4 +1,6 @@
-"""What routes get injected: the caller's identity, the services, If-Match, and how to call them."""
+"""What routes get injected: the request's session (who calls, the services, how to call them)
+and If-Match. One dependency rather than several: each costs FastAPI time per request and per
+route registration (cold start)."""
 
 from __future__ import annotations
 
@@ -35,22 +37,33 @@ class Services:
     offload: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One request's verified caller and the services it may use."""
+
+    caller: Caller
+    services: Services
+
+    @property
+    def orders(self) -> OrderService:
+        return self.services.orders
+
+    @property
+    def products(self) -> ProductService:
+        return self.services.products
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking service call: inline in Lambda (one request at a time, no threadpool
+        hop), in the threadpool on a local server so concurrent requests don't wait on each
+        other."""
+        if self.services.offload:
+            return await run_in_threadpool(functools.partial(function, *args, **kwargs))
+        return function(*args, **kwargs)
+
+
 def get_services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
-
-
-async def services(request: Request) -> Services:
-    # async on purpose: FastAPI runs plain-def dependencies in a threadpool.
-    return get_services(request)
-
-
-async def call(svc: Services, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking service call: inline in Lambda (one request at a time, no threadpool hop),
-    in the threadpool on a local server so concurrent requests don't wait on each other."""
-    if svc.offload:
-        return await run_in_threadpool(functools.partial(function, *args, **kwargs))
-    return function(*args, **kwargs)
 
 
 def parse_groups(raw: object) -> set[str]:
@@ -72,10 +85,11 @@ def _claims(request: Request) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-async def caller(request: Request) -> Caller:
+async def session(request: Request) -> Session:
+    # async on purpose: FastAPI runs plain-def dependencies in a threadpool.
     found = _identify(request)
     request.state.customer_id = found.id  # for the request's log line (api/middleware.py)
-    return found
+    return Session(found, get_services(request))
 
 
 def _identify(request: Request) -> Caller:
@@ -117,6 +131,5 @@ async def if_match(
     return int(match.group(1))
 
 
-CallerDep = Annotated[Caller, Depends(caller)]
-ServicesDep = Annotated[Services, Depends(services)]
+SessionDep = Annotated[Session, Depends(session)]
 IfMatchDep = Annotated[int | None, Depends(if_match)]

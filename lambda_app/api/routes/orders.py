@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
-from lambda_app.api.deps import CallerDep, IfMatchDep, ServicesDep, call
+from lambda_app.api.deps import IfMatchDep, SessionDep
 from lambda_app.api.openapi import problems
 from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import ListOut, OrderIn, OrderOut, OrderPatch
@@ -53,8 +53,7 @@ def _represent(order: Order, status_code: int = 200, **headers: str) -> Response
 )
 async def place_order(
     body: OrderIn,
-    caller: CallerDep,
-    svc: ServicesDep,
+    session: SessionDep,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -62,7 +61,7 @@ async def place_order(
         lines=tuple((line.sku, line.quantity) for line in body.items),
         shipping_address=body.shipping_address.to_domain(),
     )
-    placed = await call(svc, svc.orders.place, caller, command, idempotency_key)
+    placed = await session.run(session.orders.place, session.caller, command, idempotency_key)
     order = placed.order
     headers = {"Location": f"/orders/{order.id}"}
     if placed.replayed:
@@ -80,8 +79,8 @@ async def place_order(
     summary="One order (its customer, or staff)",
     responses=problems(404),
 )
-async def get_order(order_id: str, caller: CallerDep, svc: ServicesDep) -> Response:
-    return _represent(await call(svc, svc.orders.get, caller, order_id))
+async def get_order(order_id: str, session: SessionDep) -> Response:
+    return _represent(await session.run(session.orders.get, session.caller, order_id))
 
 
 @router.get(
@@ -91,17 +90,15 @@ async def get_order(order_id: str, caller: CallerDep, svc: ServicesDep) -> Respo
     responses=problems(400, 403, 422),
 )
 async def list_orders(
-    caller: CallerDep,
-    svc: ServicesDep,
+    session: SessionDep,
     status: OrderStatus | None = None,
     customer_id: CustomerId = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    page = await call(
-        svc,
-        svc.orders.list,
-        caller,
+    page = await session.run(
+        session.orders.list,
+        session.caller,
         customer_id=customer_id,
         status=status,
         cursor=cursor,
@@ -119,9 +116,9 @@ async def list_orders(
     responses=problems(404, 409, 412, 413, 415, 422),
 )
 async def cancel_order(
-    order_id: str, caller: CallerDep, svc: ServicesDep, expected: IfMatchDep, request: Request
+    order_id: str, session: SessionDep, expected: IfMatchDep, request: Request
 ) -> Response:
-    order = await call(svc, svc.orders.cancel, caller, order_id, expected)
+    order = await session.run(session.orders.cancel, session.caller, order_id, expected)
     request.state.outcome = "cancelled"
     return _represent(order)
 
@@ -135,20 +132,20 @@ async def cancel_order(
 async def update_order(
     order_id: str,
     body: OrderPatch,
-    caller: CallerDep,
-    svc: ServicesDep,
+    session: SessionDep,
     expected: IfMatchDep,
 ) -> Response:
     if body.shipping_address is not None:
-        order = await call(
-            svc,
-            svc.orders.change_address,
-            caller,
+        order = await session.run(
+            session.orders.change_address,
+            session.caller,
             order_id,
             body.shipping_address.to_domain(),
             expected,
         )
     else:
         assert body.status is not None
-        order = await call(svc, svc.orders.move, caller, order_id, body.status, expected)
+        order = await session.run(
+            session.orders.move, session.caller, order_id, body.status, expected
+        )
     return _represent(order)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from starlette.responses import Response
 
-from lambda_app.api.deps import CallerDep, IfMatchDep, ServicesDep, call
+from lambda_app.api.deps import IfMatchDep, SessionDep
 from lambda_app.api.openapi import problems
 from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import ListOut, ProductIn, ProductOut, ProductPatch
@@ -29,11 +29,10 @@ def _represent(product: Product, status_code: int = 200, **headers: str) -> Resp
     summary="Add a product to the catalog (staff)",
     responses=problems(400, 403, 409, 413, 415, 422),
 )
-async def create_product(body: ProductIn, caller: CallerDep, svc: ServicesDep) -> Response:
-    product = await call(
-        svc,
-        svc.products.create,
-        caller,
+async def create_product(body: ProductIn, session: SessionDep) -> Response:
+    product = await session.run(
+        session.products.create,
+        session.caller,
         sku=body.sku,
         name=body.name,
         price=body.price,
@@ -44,8 +43,8 @@ async def create_product(body: ProductIn, caller: CallerDep, svc: ServicesDep) -
 
 
 @router.get("/{sku}", response_model=ProductOut, summary="One product", responses=problems(404))
-async def get_product(sku: str, caller: CallerDep, svc: ServicesDep) -> Response:
-    return _represent(await call(svc, svc.products.get, sku))
+async def get_product(sku: str, session: SessionDep) -> Response:
+    return _represent(await session.run(session.products.get, sku))
 
 
 @router.get(
@@ -55,9 +54,9 @@ async def get_product(sku: str, caller: CallerDep, svc: ServicesDep) -> Response
     responses=problems(400, 422),
 )
 async def list_products(
-    caller: CallerDep, svc: ServicesDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
-    page = await call(svc, svc.products.list, caller, cursor, limit)
+    page = await session.run(session.products.list, session.caller, cursor, limit)
     return json_response(
         ListOut[ProductOut](
             items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor
@@ -74,9 +73,10 @@ async def list_products(
 async def update_product(
     sku: str,
     body: ProductPatch,
-    caller: CallerDep,
-    svc: ServicesDep,
+    session: SessionDep,
     expected: IfMatchDep,
 ) -> Response:
     change = ProductChange(name=body.name, price=body.price, stock_delta=body.stock_delta)
-    return _represent(await call(svc, svc.products.update, caller, sku, change, expected))
+    return _represent(
+        await session.run(session.products.update, session.caller, sku, change, expected)
+    )
