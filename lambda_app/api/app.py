@@ -10,6 +10,7 @@ from lambda_app.api import errors, openapi
 from lambda_app.api.deps import Services
 from lambda_app.api.middleware import RequestGuard
 from lambda_app.api.routes import health, orders, products
+from lambda_app.api.schemas import Health, OrderList, OrderOut, ProductList, ProductOut
 from lambda_app.observability.logs import configure_logging
 from lambda_app.observability.metrics import Metrics
 from lambda_app.repository.client import make_client
@@ -48,6 +49,6 @@ def create_app(settings: Settings, client: DynamoDBClient | None = None) -> Fast
     app.include_router(products.router)
     app.include_router(orders.router)
     errors.install(app)
-    openapi.install(app)
+    openapi.install(app, documented=[Health, OrderOut, OrderList, ProductOut, ProductList])
     app.add_middleware(RequestGuard, metrics=Metrics(settings.metrics_namespace, "order-api"))
     return app

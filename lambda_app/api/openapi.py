@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from lambda_app.api.errors import PROBLEM_JSON
 from lambda_app.api.schemas import Problem
@@ -37,6 +40,24 @@ _REASONS = {
 }
 # Errors any route can give: missing identity, server-side trouble.
 COMMON = (401, 500, 503)
+
+
+ETAG = {"ETag": {"description": 'The version, as `"<version>"`', "schema": {"type": "string"}}}
+
+
+def ok(model: type[BaseModel], description: str = "OK", **more: Any) -> dict[str, Any]:
+    """A success response documented by reference to ``model``'s schema. Routes return ready
+    Responses, so a ``response_model`` would only make FastAPI build a validator per route at
+    import (cold start) that never runs; ``install`` puts the schema in the document instead."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": _ref(model)}}},
+        **more,
+    }
+
+
+def _ref(model: type[BaseModel]) -> str:
+    return f"#/components/schemas/{model.__name__}"
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -88,7 +109,10 @@ def _add_links(schema: dict[str, Any]) -> None:
         }
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, documented: Sequence[type[BaseModel]]) -> None:
+    """Serve our OpenAPI document: FastAPI's, plus the schemas of the ``documented`` response
+    models (see ``ok``) and of Problem, and the links between operations."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -98,10 +122,12 @@ def install(app: FastAPI) -> None:
                 routes=app.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
+            models: list[type[BaseModel]] = [*documented, Problem]
+            _, definitions = models_json_schema(
+                [(model, "serialization") for model in models],
+                ref_template="#/components/schemas/{model}",
             )
-            components.update(components["Problem"].pop("$defs", {}))
+            components.update(definitions.get("$defs", {}))
             _add_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -63,6 +63,13 @@ Timestamp = Annotated[
 Price = Annotated[StrictInt, Field(ge=0, le=MAX_PRICE, description="Minor units (cents)")]
 
 
+class _Out(BaseModel):
+    """Responses: serialized from objects we built, never parsed from a client. Their validators
+    are built on first use rather than at import, which keeps them out of the cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -100,7 +107,7 @@ class ProductPatch(_PatchIn):
     )
 
 
-class ProductOut(BaseModel):
+class ProductOut(_Out):
     sku: str
     name: str
     price: int
@@ -172,7 +179,7 @@ class OrderPatch(_PatchIn):
         return self
 
 
-class AddressOut(BaseModel):
+class AddressOut(_Out):
     name: str
     line1: str
     line2: str | None = None
@@ -181,7 +188,7 @@ class AddressOut(BaseModel):
     country: str
 
 
-class LineOut(BaseModel):
+class LineOut(_Out):
     sku: str
     name: str
     quantity: int
@@ -189,7 +196,7 @@ class LineOut(BaseModel):
     line_total: int
 
 
-class OrderOut(BaseModel):
+class OrderOut(_Out):
     id: str
     customer_id: str
     status: OrderStatus
@@ -239,12 +246,20 @@ class OrderOut(BaseModel):
 T = TypeVar("T")
 
 
-class ListOut(BaseModel, Generic[T]):
+class ListOut(_Out, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description="Opaque; null on the last page")
 
 
-class Health(BaseModel):
+class OrderList(ListOut[OrderOut]):
+    pass
+
+
+class ProductList(ListOut[ProductOut]):
+    pass
+
+
+class Health(_Out):
     status: str
 
 

@@ -7,9 +7,9 @@ from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from lambda_app.api.deps import IfMatchDep, SessionDep
-from lambda_app.api.openapi import problems
+from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
-from lambda_app.api.schemas import ListOut, OrderIn, OrderOut, OrderPatch
+from lambda_app.api.schemas import OrderIn, OrderList, OrderOut, OrderPatch
 from lambda_app.domain.models import Order, OrderStatus, PlaceOrder
 from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -36,19 +36,19 @@ def _represent(order: Order, status_code: int = 200, **headers: str) -> Response
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=OrderOut,
     summary="Place an order: prices and stock come from the catalog; stock is reserved atomically",
     responses={
         **problems(400, 409, 413, 415, 422),
-        201: {
-            "description": "The order was placed (or, with `Idempotent-Replayed: true`, "
+        201: ok(
+            OrderOut,
+            "The order was placed (or, with `Idempotent-Replayed: true`, "
             "this is the first response to the same Idempotency-Key and body)",
-            "headers": {
+            headers={
                 "Location": {"schema": {"type": "string"}},
                 "ETag": {"schema": {"type": "string"}},
                 "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}},
             },
-        },
+        ),
     },
 )
 async def place_order(
@@ -75,9 +75,8 @@ async def place_order(
 
 @router.get(
     "/{order_id}",
-    response_model=OrderOut,
     summary="One order (its customer, or staff)",
-    responses=problems(404),
+    responses={200: ok(OrderOut, headers=ETAG), **problems(404)},
 )
 async def get_order(order_id: str, session: SessionDep) -> Response:
     return _represent(await session.run(session.orders.get, session.caller, order_id))
@@ -85,9 +84,8 @@ async def get_order(order_id: str, session: SessionDep) -> Response:
 
 @router.get(
     "",
-    response_model=ListOut[OrderOut],
     summary="Orders, newest first: your own; staff may filter by customer_id and/or status",
-    responses=problems(400, 403, 422),
+    responses={200: ok(OrderList), **problems(400, 403, 422)},
 )
 async def list_orders(
     session: SessionDep,
@@ -105,15 +103,14 @@ async def list_orders(
         limit=limit,
     )
     return json_response(
-        ListOut[OrderOut](items=[OrderOut.of(o) for o in page.items], next_cursor=page.next_cursor)
+        OrderList(items=[OrderOut.of(o) for o in page.items], next_cursor=page.next_cursor)
     )
 
 
 @router.post(
     "/{order_id}/cancel",
-    response_model=OrderOut,
     summary="Cancel a PENDING or CONFIRMED order; its stock is returned in the same transaction",
-    responses=problems(404, 409, 412, 413, 415, 422),
+    responses={200: ok(OrderOut, headers=ETAG), **problems(404, 409, 412, 413, 415, 422)},
 )
 async def cancel_order(
     order_id: str, session: SessionDep, expected: IfMatchDep, request: Request
@@ -125,9 +122,11 @@ async def cancel_order(
 
 @router.patch(
     "/{order_id}",
-    response_model=OrderOut,
     summary="Change the shipping address (customer, while PENDING) or move the status one step (staff)",
-    responses=problems(400, 403, 404, 409, 412, 413, 415, 422),
+    responses={
+        200: ok(OrderOut, headers=ETAG),
+        **problems(400, 403, 404, 409, 412, 413, 415, 422),
+    },
 )
 async def update_order(
     order_id: str,

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query, status
 from starlette.responses import Response
 
 from lambda_app.api.deps import IfMatchDep, SessionDep
-from lambda_app.api.openapi import problems
+from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
-from lambda_app.api.schemas import ListOut, ProductIn, ProductOut, ProductPatch
+from lambda_app.api.schemas import ProductIn, ProductList, ProductOut, ProductPatch
 from lambda_app.domain.models import Product, ProductChange
 from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -25,9 +25,13 @@ def _represent(product: Product, status_code: int = 200, **headers: str) -> Resp
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=ProductOut,
     summary="Add a product to the catalog (staff)",
-    responses=problems(400, 403, 409, 413, 415, 422),
+    responses={
+        201: ok(
+            ProductOut, "Created", headers={**ETAG, "Location": {"schema": {"type": "string"}}}
+        ),
+        **problems(400, 403, 409, 413, 415, 422),
+    },
 )
 async def create_product(body: ProductIn, session: SessionDep) -> Response:
     product = await session.run(
@@ -42,33 +46,36 @@ async def create_product(body: ProductIn, session: SessionDep) -> Response:
     return _represent(product, status.HTTP_201_CREATED, Location=f"/products/{product.sku}")
 
 
-@router.get("/{sku}", response_model=ProductOut, summary="One product", responses=problems(404))
+@router.get(
+    "/{sku}",
+    summary="One product",
+    responses={200: ok(ProductOut, headers=ETAG), **problems(404)},
+)
 async def get_product(sku: str, session: SessionDep) -> Response:
     return _represent(await session.run(session.products.get, sku))
 
 
 @router.get(
     "",
-    response_model=ListOut[ProductOut],
     summary="The catalog, by sku",
-    responses=problems(400, 422),
+    responses={200: ok(ProductList), **problems(400, 422)},
 )
 async def list_products(
     session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
     page = await session.run(session.products.list, session.caller, cursor, limit)
     return json_response(
-        ListOut[ProductOut](
-            items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor
-        )
+        ProductList(items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
     )
 
 
 @router.patch(
     "/{sku}",
-    response_model=ProductOut,
     summary="Change name, price or stock (staff); stock never goes below 0",
-    responses=problems(400, 403, 404, 409, 412, 413, 415, 422),
+    responses={
+        200: ok(ProductOut, headers=ETAG),
+        **problems(400, 403, 404, 409, 412, 413, 415, 422),
+    },
 )
 async def update_product(
     sku: str,
