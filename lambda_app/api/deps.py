@@ -67,11 +67,13 @@ def get_services(request: Request) -> Services:
 
 
 def parse_groups(raw: object) -> set[str]:
-    """cognito:groups arrives as a JSON list, or flattened by API Gateway to "[admin ops]"."""
+    """cognito:groups arrives as a list, or flattened by API Gateway to "[admin ops]"."""
     if isinstance(raw, list):
         return {str(group) for group in raw}
     if isinstance(raw, str):
-        return {group for group in re.split(r"[\s,]+", raw.strip().strip("[]")) if group}
+        # Also a JSON-encoded list ('["admin","ops"]'), as some authorizers stringify claims.
+        parts = re.split(r"[\s,]+", raw.strip().strip("[]"))
+        return {group.strip("\"'") for group in parts if group.strip("\"'")}
     return set()
 
 

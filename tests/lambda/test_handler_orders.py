@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import Gateway, new_sku, new_user
 
-STAFF_GROUPS = [["admin"], ["ops", "admin"], "[admin ops]", "[admin]", "admin"]
+STAFF_GROUPS = [["admin"], ["ops", "admin"], "[admin ops]", "[admin]", "admin", '["ops","admin"]']
 
 
 def _product(sku: str, stock: int = 5) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def _product(sku: str, stock: int = 5) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "groups", STAFF_GROUPS, ids=["list", "list-2", "flat-2", "flat-1", "plain"]
+    "groups", STAFF_GROUPS, ids=["list", "list-2", "flat-2", "flat-1", "plain", "json-string"]
 )
 def test_staff_create_a_product_whatever_form_groups_arrive_in(
     gateway: Gateway, groups: Any
