@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,31 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     found = resources(template, type_)
     assert len(found) == 1, f"expected exactly one {type_}, found {sorted(found)}"
     return next(iter(found.items()))
+
+
+# The Lambda runtime's Python first; older ones only build a stand-in asset for local runs.
+LOCAL_PYTHON_VERSIONS = ("3.14", "3.13", "3.12")
+
+
+@dataclass(frozen=True)
+class LocalAsset:
+    """The asset built for this machine (x86_64) with bytecode, and the interpreter to run it.
+
+    ``task`` is Lambda's /var/task (the asset); ``runtime`` holds the SDK the asset leaves out,
+    like /var/runtime: put it on the path after ``task``.
+    """
+
+    task: Path
+    runtime: Path
+    python: str
+    python_version: str
+
+
+def newest_local_python() -> tuple[str, str] | None:
+    """``(version, interpreter)`` for the newest of LOCAL_PYTHON_VERSIONS installed, or None."""
+    from infra.bundling import find_interpreter
+
+    for version in LOCAL_PYTHON_VERSIONS:
+        if found := find_interpreter(version):
+            return version, found
+    return None

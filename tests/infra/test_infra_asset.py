@@ -2,21 +2,22 @@
 
 Two builds (pip's cache under .build/ keeps them to a few seconds each):
 - the deploy target (arm64, CPython 3.14): what is in it, and its size;
-- this machine's platform (x86_64, CPython 3.13 from pyenv, with bytecode), imported and invoked
-  in a clean interpreter that sees nothing but the asset (and the SDK, as Lambda's runtime does).
+- this machine's platform (x86_64, the newest of CPython 3.14/3.13/3.12 installed, with
+  bytecode; the session-scoped ``local_asset`` fixture, shared with test_infra_rie.py), imported
+  and invoked in a clean interpreter that sees nothing but the asset (and the SDK, as Lambda's
+  runtime does).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
-from infra_helpers import REPO_ROOT
+from infra_helpers import REPO_ROOT, LocalAsset
 
 from infra import bundling
 
@@ -58,25 +59,14 @@ def test_deploy_target_asset(target_asset: Path) -> None:
     assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped"
 
 
-LOCAL_PYTHON = bundling.find_interpreter("3.13")
-
-
-@pytest.mark.skipif(not HAS_MAIN, reason="lambda_app/main.py does not exist yet")
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="builds x86_64 wheels for this host")
-@pytest.mark.skipif(LOCAL_PYTHON is None, reason="needs a CPython 3.13 interpreter (pyenv)")
-def test_asset_imports_and_serves_in_a_clean_interpreter(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    assert LOCAL_PYTHON is not None
-    work = tmp_path_factory.mktemp("asset-x86_64")
-    asset, sdk = work / "task", work / "runtime"
-    bundling.build_asset(
-        asset, platform="x86_64", python_version="3.13", compile_with=LOCAL_PYTHON, sdk_dir=sdk
-    )
+def test_asset_imports_and_serves_in_a_clean_interpreter(local_asset: LocalAsset) -> None:
+    asset, sdk = local_asset.task, local_asset.runtime
     _assert_pruned(asset)
     assert (sdk / "boto3").is_dir()
     # Bytecode for every module, hash-based (valid whatever the zip does to timestamps).
     assert (asset / "lambda_app" / "__pycache__").is_dir()
+    tag = "cpython-" + local_asset.python_version.replace(".", "")
+    assert list((asset / "lambda_app" / "__pycache__").glob(f"main.{tag}.pyc"))
     _, zipped = bundling.zipped_size(asset)
     assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped with bytecode"
 
@@ -127,11 +117,11 @@ def test_asset_imports_and_serves_in_a_clean_interpreter(
     result = subprocess.run(
         # -I: no user site, no PYTHON* variables, no cwd on sys.path; -S: no site-packages;
         # -B: never write bytecode (Lambda's code directory is read-only).
-        [LOCAL_PYTHON, "-I", "-S", "-B", "-c", probe],
+        [local_asset.python, "-I", "-S", "-B", "-c", probe],
         capture_output=True,
         text=True,
         env=env,
-        cwd=work,
+        cwd=asset.parent,
         timeout=120,
         check=False,
     )
