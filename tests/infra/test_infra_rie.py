@@ -161,6 +161,8 @@ class Emulator:
         self.log_path = log
         self.invoke_port = _free_port()
         self.api_port = _free_port()
+        while self.api_port == self.invoke_port:
+            self.api_port = _free_port()
         command = [
             command[0],
             # Both, always: the defaults listen on every interface.
@@ -187,7 +189,8 @@ class Emulator:
         return f"http://127.0.0.1:{self.invoke_port}{INVOKE_PATH}"
 
     def output(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_listening(self, timeout: float = 15) -> None:
@@ -271,13 +274,20 @@ def emulator(
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "30",  # the emulator's (default 300 s): fail fast
     }
     command = [str(rie), local_asset.python, "-m", "awslambdaric", "lambda_app.main.handler"]
-    log = tmp_path_factory.mktemp("rie") / "rie.log"
-    running = Emulator(command, env, local_asset.task, log)
-    try:
+    logs = tmp_path_factory.mktemp("rie")
+    for attempt in range(1, 4):
+        running = Emulator(command, env, local_asset.task, logs / f"rie-{attempt}.log")
         try:
             running.wait_listening()
-        except RuntimeError as error:
-            pytest.fail(f"{error}\n{running.output()}")
+            break
+        except BaseException as error:
+            running.stop()
+            if not isinstance(error, RuntimeError):
+                raise
+            # Another process took a port between our probe and the emulator's bind: retry.
+            if attempt == 3:
+                pytest.fail(f"{error}\n{running.output()}")
+    try:
         yield running
     finally:
         running.stop()
