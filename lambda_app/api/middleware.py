@@ -13,6 +13,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambda_app.api.errors import INSUFFICIENT_STOCK, PROBLEM_JSON, problem_body
+from lambda_app.observability.logs import info_line
 from lambda_app.observability.metrics import NONE, Metrics, MetricSet
 
 MAX_BODY_BYTES = 64 * 1024
@@ -138,12 +139,11 @@ class RequestGuard:
             metrics = self._metrics(state, method, route, status)
             if metrics:
                 fields = metrics.document(fields)
-        logger.log(
-            logging.ERROR if error is not None or status >= 500 else logging.INFO,
-            "unhandled error" if error is not None else "request",
-            exc_info=error,
-            extra=fields,
-        )
+        if error is None and status < 500:
+            info_line(logger, "request", fields)
+        else:
+            message = "unhandled error" if error is not None else "request"
+            logger.error(message, exc_info=error, extra=fields)
 
     def _metrics(self, state: dict[str, Any], method: str, route: str, status: int) -> MetricSet:
         assert self.metrics is not None

@@ -23,36 +23,52 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 
 
+def _line(created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
+    entry: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        + f".{int(created * 1000) % 1000:03d}Z",
+        "level": level,
+        "logger": logger,
+        "message": message,
+        **fields,
+    }
+    return json.dumps(entry, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def _write(line: str) -> None:
+    stream = sys.stdout  # as it is now: Lambda's pipe, or a test's capture
+    stream.write(line + "\n")
+    stream.flush()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
+        fields = {
+            key: value
+            for key, value in record.__dict__.items()
             # "_aws": Embedded Metric Format metadata riding on the line (api/middleware.py).
-            if key not in _STANDARD and (key == "_aws" or not key.startswith("_")):
-                entry[key] = value
+            if key not in _STANDARD and (key == "_aws" or not key.startswith("_"))
+        }
         if record.exc_info and record.exc_info[1] is not None:
-            entry["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-            entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, separators=(",", ":"), ensure_ascii=False)
+            fields["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            fields["traceback"] = self.formatException(record.exc_info)
+        return _line(record.created, record.levelname, record.name, record.getMessage(), fields)
 
 
 class StdoutHandler(logging.Handler):
-    """Writes to ``sys.stdout`` as it is at emit time (Lambda's pipe, a test's capture)."""
-
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
-            stream = sys.stdout
-            stream.write(line + "\n")
-            stream.flush()
+            _write(self.format(record))
         except Exception:
             self.handleError(record)
+
+
+def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """An INFO line of ``logger`` in the same shape, written directly: for the one line every
+    request writes, where building a LogRecord and passing it through the handlers cost more
+    than the line itself (~25 µs of a warm request; measured with `make bench`)."""
+    if logger.isEnabledFor(logging.INFO):
+        _write(_line(time.time(), "INFO", logger.name, message, fields))
 
 
 def configure_logging(level: str | int = "INFO") -> logging.Logger:
