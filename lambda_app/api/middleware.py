@@ -135,7 +135,8 @@ class RequestGuard:
             "customer_id": state.get("customer_id"),
             "cold_start": cold,
         }
-        if self.metrics is not None:
+        # Most requests are 2xx reads with nothing to count: no metric document for them.
+        if self.metrics is not None and (status >= 400 or "outcome" in state):
             metrics = self._metrics(state, method, route, status)
             if metrics:
                 fields = metrics.document(fields)
