@@ -18,7 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group
+from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group, function_role
 from lambda_app.repository import schema
 
 HANDLER = "lambda_app.main.handler"
@@ -147,37 +147,21 @@ class Api(Construct):
 
         # Exactly what the code needs: no managed policies, no wildcard actions.
         index_arns = [f"{table.table_arn}/index/{index.name}" for index in schema.INDEXES]
-        role = iam.Role(
+        role = function_role(
             self,
             "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="order API function: its table, its log group, X-Ray",
-            inline_policies={
-                "least-privilege": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="Table",
-                            actions=list(TABLE_ACTIONS),
-                            resources=[table.table_arn],
-                        ),
-                        # Each GSI by name rather than index/*: no wildcard to justify, and
-                        # the list follows schema.INDEXES.
-                        iam.PolicyStatement(
-                            sid="Indexes", actions=list(INDEX_ACTIONS), resources=index_arns
-                        ),
-                        iam.PolicyStatement(
-                            sid="Logs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="XRay",
-                            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                            resources=["*"],
-                        ),
-                    ]
-                )
-            },
+            log_group=self.log_group,
+            statements=[
+                iam.PolicyStatement(
+                    sid="Table", actions=list(TABLE_ACTIONS), resources=[table.table_arn]
+                ),
+                # Each GSI by name rather than index/*: no wildcard to justify, and the list
+                # follows schema.INDEXES.
+                iam.PolicyStatement(
+                    sid="Indexes", actions=list(INDEX_ACTIONS), resources=index_arns
+                ),
+            ],
         )
         cdk.Validations.of(role).acknowledge(
             cdk.Acknowledgment(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -60,4 +61,39 @@ def function_log_group(
         log_group_name=f"/aws/lambda/{function_name}",
         retention=config.log_retention,
         removal_policy=config.removal_policy,
+    )
+
+
+def function_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    log_group: logs.LogGroup,
+    statements: list[iam.PolicyStatement],
+) -> iam.Role:
+    """A function's own role: exactly ``statements`` plus writing to its log group and X-Ray.
+    No managed policies, no wildcard actions."""
+    return iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+        inline_policies={
+            "least-privilege": iam.PolicyDocument(
+                statements=[
+                    *statements,
+                    iam.PolicyStatement(
+                        sid="Logs",
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[log_group.log_group_arn],
+                    ),
+                    iam.PolicyStatement(
+                        sid="XRay",
+                        actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                        resources=["*"],
+                    ),
+                ]
+            )
+        },
     )

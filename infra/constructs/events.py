@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group
+from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group, function_role
 
 HANDLER = "lambda_app.events.stream.handler"
 
@@ -63,51 +63,35 @@ class OrderEvents(Construct):
         )
 
         self.log_group = function_log_group(self, "FunctionLogs", config, function_name)
-        role = iam.Role(
+        role = function_role(
             self,
             "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="order events function: the table's stream, the bus, its failure queue",
-            inline_policies={
-                "least-privilege": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="ReadStream",
-                            actions=[
-                                "dynamodb:DescribeStream",
-                                "dynamodb:GetRecords",
-                                "dynamodb:GetShardIterator",
-                            ],
-                            resources=[stream_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="ListStreams",
-                            actions=["dynamodb:ListStreams"],
-                            resources=["*"],
-                        ),
-                        iam.PolicyStatement(
-                            sid="PutEvents",
-                            actions=["events:PutEvents"],
-                            resources=[self.bus.event_bus_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="OnFailure",
-                            actions=["sqs:SendMessage"],
-                            resources=[self.failures.queue_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="Logs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="XRay",
-                            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                            resources=["*"],
-                        ),
-                    ]
-                )
-            },
+            log_group=self.log_group,
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadStream",
+                    actions=[
+                        "dynamodb:DescribeStream",
+                        "dynamodb:GetRecords",
+                        "dynamodb:GetShardIterator",
+                    ],
+                    resources=[stream_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ListStreams", actions=["dynamodb:ListStreams"], resources=["*"]
+                ),
+                iam.PolicyStatement(
+                    sid="PutEvents",
+                    actions=["events:PutEvents"],
+                    resources=[self.bus.event_bus_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="OnFailure",
+                    actions=["sqs:SendMessage"],
+                    resources=[self.failures.queue_arn],
+                ),
+            ],
         )
         cdk.Validations.of(role).acknowledge(
             cdk.Acknowledgment(
