@@ -157,6 +157,12 @@ class Worker:
             sku = self.random.choice(self.skus)
             self.call("GET /products/{sku}", "GET", f"/products/{sku}", self.who(customer))
 
+    def _keyed_order(self) -> tuple[str, str, dict[str, str], dict[str, Any]]:
+        """A random customer, a fresh Idempotency-Key, their headers and an order body."""
+        customer = self.random.choice(self.customers)
+        key = f"load-{uuid.uuid4()}"
+        return customer, key, {**self.who(customer), "Idempotency-Key": key}, self._order_body()
+
     def _order_body(self) -> dict[str, Any]:
         skus = self.random.sample(self.skus, k=min(len(self.skus), self.random.randint(1, 3)))
         lines = [{"sku": sku, "quantity": self.random.randint(1, 3)} for sku in skus]
@@ -178,10 +184,7 @@ class Worker:
     def place(self) -> None:
         if not self.skus:
             return self.browse()
-        customer = self.random.choice(self.customers)
-        key = f"load-{uuid.uuid4()}"
-        headers = {**self.who(customer), "Idempotency-Key": key}
-        body = self._order_body()
+        customer, key, headers, body = self._keyed_order()
         self._placed(
             key, customer, self.retried("POST /orders", "POST", "/orders", headers, json=body)
         )
@@ -191,10 +194,7 @@ class Worker:
         """Place, then send the same key and body again: the first response comes back."""
         if not self.skus:
             return self.browse()
-        customer = self.random.choice(self.customers)
-        key = f"load-{uuid.uuid4()}"
-        headers = {**self.who(customer), "Idempotency-Key": key}
-        body = self._order_body()
+        customer, key, headers, body = self._keyed_order()
         first = self.retried("POST /orders", "POST", "/orders", headers, json=body)
         self._placed(key, customer, first)
         if first is None or first.status_code != 201:
@@ -212,10 +212,7 @@ class Worker:
         """Three identical requests with one key at once: exactly one order, three 201s."""
         if not self.skus:
             return self.browse()
-        customer = self.random.choice(self.customers)
-        key = f"load-{uuid.uuid4()}"
-        headers = {**self.who(customer), "Idempotency-Key": key}
-        body = self._order_body()
+        customer, key, headers, body = self._keyed_order()
         with ThreadPoolExecutor(max_workers=3) as pool:
             responses = list(
                 pool.map(
