@@ -5,12 +5,20 @@ Everything here runs once per Lambda container (INIT) and is reused by warm invo
 
 from __future__ import annotations
 
-from typing import Any
+import gc
 
-from mangum import Mangum
+# INIT allocates some 300k long-lived objects (modules, classes, schemas, the SDK's models) and
+# frees almost none: the collector's passes over them during import are wasted work, and so is
+# every later pass. So: no collection while starting, then freeze what INIT built out of the
+# collector's sight. Measured with `make bench`: about 8% of the cold start.
+gc.disable()
 
-from lambda_app.api.app import create_app
-from lambda_app.settings import Settings
+from typing import Any  # noqa: E402 - after gc.disable(), on purpose
+
+from mangum import Mangum  # noqa: E402
+
+from lambda_app.api.app import create_app  # noqa: E402
+from lambda_app.settings import Settings  # noqa: E402
 
 app = create_app(Settings())
 
@@ -26,6 +34,8 @@ _adapter = Mangum(
         "application/vnd.oai.openapi",
     ],
 )
+gc.freeze()
+gc.enable()
 
 
 _NOT_AN_HTTP_EVENT = {
