@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 from lambda_app.api.app import create_app
-from lambda_app.repository.client import make_client
+from lambda_app.repository.client import dynamodb_session, make_client
 from lambda_app.repository.tables import ensure_table
 from lambda_app.settings import Settings
 
@@ -55,7 +55,7 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture(scope="session")
 def botocore_session() -> botocore.session.Session:
     """One session for the run: clients made from it skip re-parsing DynamoDB's service model."""
-    return botocore.session.get_session()
+    return dynamodb_session()
 
 
 @pytest.fixture
