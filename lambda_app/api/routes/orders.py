@@ -6,14 +6,14 @@ from fastapi import APIRouter, Header, Query, Request, status
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
-from lambda_app.api.deps import IfMatchDep, SessionDep
+from lambda_app.api.deps import IfMatch, SignedInRoute, expected_version, session_of
 from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import OrderIn, OrderList, OrderOut, OrderPatch
 from lambda_app.domain.models import Order, OrderStatus, PlaceOrder
 from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=SignedInRoute)
 
 IdempotencyKey = Annotated[
     str | SkipJsonSchema[None],
@@ -52,11 +52,9 @@ def _represent(order: Order, status_code: int = 200, **headers: str) -> Response
     },
 )
 async def place_order(
-    body: OrderIn,
-    session: SessionDep,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    body: OrderIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> Response:
+    session = session_of(request)
     command = PlaceOrder(
         lines=tuple((line.sku, line.quantity) for line in body.items),
         shipping_address=body.shipping_address.to_domain(),
@@ -78,7 +76,8 @@ async def place_order(
     summary="One order (its customer, or staff)",
     responses={200: ok(OrderOut, headers=ETAG), **problems(404)},
 )
-async def get_order(order_id: str, session: SessionDep) -> Response:
+async def get_order(order_id: str, request: Request) -> Response:
+    session = session_of(request)
     return _represent(await session.run(session.orders.get, session.caller, order_id))
 
 
@@ -88,12 +87,13 @@ async def get_order(order_id: str, session: SessionDep) -> Response:
     responses={200: ok(OrderList), **problems(400, 403, 422)},
 )
 async def list_orders(
-    session: SessionDep,
+    request: Request,
     status: OrderStatus | None = None,
     customer_id: CustomerId = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
+    session = session_of(request)
     page = await session.run(
         session.orders.list,
         session.caller,
@@ -112,9 +112,8 @@ async def list_orders(
     summary="Cancel a PENDING or CONFIRMED order; its stock is returned in the same transaction",
     responses={200: ok(OrderOut, headers=ETAG), **problems(404, 409, 412, 413, 415, 422)},
 )
-async def cancel_order(
-    order_id: str, session: SessionDep, expected: IfMatchDep, request: Request
-) -> Response:
+async def cancel_order(order_id: str, request: Request, if_match: IfMatch = None) -> Response:
+    session, expected = session_of(request), expected_version(if_match)
     order = await session.run(session.orders.cancel, session.caller, order_id, expected)
     request.state.outcome = "cancelled"
     return _represent(order)
@@ -129,11 +128,9 @@ async def cancel_order(
     },
 )
 async def update_order(
-    order_id: str,
-    body: OrderPatch,
-    session: SessionDep,
-    expected: IfMatchDep,
+    order_id: str, body: OrderPatch, request: Request, if_match: IfMatch = None
 ) -> Response:
+    session, expected = session_of(request), expected_version(if_match)
     if body.shipping_address is not None:
         order = await session.run(
             session.orders.change_address,

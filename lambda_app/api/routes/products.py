@@ -2,17 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from starlette.responses import Response
 
-from lambda_app.api.deps import IfMatchDep, SessionDep
+from lambda_app.api.deps import IfMatch, SignedInRoute, expected_version, session_of
 from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import ProductIn, ProductList, ProductOut, ProductPatch
 from lambda_app.domain.models import Product, ProductChange
 from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
 
-router = APIRouter(prefix="/products", tags=["products"])
+router = APIRouter(prefix="/products", tags=["products"], route_class=SignedInRoute)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -33,7 +33,8 @@ def _represent(product: Product, status_code: int = 200, **headers: str) -> Resp
         **problems(400, 403, 409, 413, 415, 422),
     },
 )
-async def create_product(body: ProductIn, session: SessionDep) -> Response:
+async def create_product(body: ProductIn, request: Request) -> Response:
+    session = session_of(request)
     product = await session.run(
         session.products.create,
         session.caller,
@@ -51,7 +52,8 @@ async def create_product(body: ProductIn, session: SessionDep) -> Response:
     summary="One product",
     responses={200: ok(ProductOut, headers=ETAG), **problems(404)},
 )
-async def get_product(sku: str, session: SessionDep) -> Response:
+async def get_product(sku: str, request: Request) -> Response:
+    session = session_of(request)
     return _represent(await session.run(session.products.get, sku))
 
 
@@ -61,8 +63,9 @@ async def get_product(sku: str, session: SessionDep) -> Response:
     responses={200: ok(ProductList), **problems(400, 422)},
 )
 async def list_products(
-    session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
+    session = session_of(request)
     page = await session.run(session.products.list, session.caller, cursor, limit)
     return json_response(
         ProductList(items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
@@ -78,11 +81,9 @@ async def list_products(
     },
 )
 async def update_product(
-    sku: str,
-    body: ProductPatch,
-    session: SessionDep,
-    expected: IfMatchDep,
+    sku: str, body: ProductPatch, request: Request, if_match: IfMatch = None
 ) -> Response:
+    session, expected = session_of(request), expected_version(if_match)
     change = ProductChange(name=body.name, price=body.price, stock_delta=body.stock_delta)
     return _represent(
         await session.run(session.products.update, session.caller, sku, change, expected)
