@@ -215,7 +215,7 @@ def main() -> int:
     _print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten to {args.output.relative_to(ROOT)}")
+    print(f"\nwritten to {args.output}")
     return 0
 
 
