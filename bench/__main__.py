@@ -160,6 +160,7 @@ def warm(python: str, dirs: dict[str, Path], rounds: int, batch: int) -> dict[st
     from bench.events import ROUTES
 
     timings: dict[str, dict[str, list[float]]] = {n: {r: [] for r in ROUTES} for n in workers}
+    in_sdk: dict[str, dict[str, list[float]]] = {n: {r: [] for r in ROUTES} for n in workers}
     calls: dict[str, dict[str, Any]] = {n: {} for n in workers}
     try:
         for _ in range(rounds):
@@ -170,6 +171,7 @@ def warm(python: str, dirs: dict[str, Path], rounds: int, batch: int) -> dict[st
                     worker.stdin.flush()
                     answer = json.loads(worker.stdout.readline())
                     timings[name][route] += [ns / 1000 for ns in answer["ns"]]
+                    in_sdk[name][route] += [ns / 1000 for ns in answer["sdk_ns"]]
                     calls[name][route] = answer["calls"]
     finally:
         for worker in workers.values():
@@ -178,7 +180,11 @@ def warm(python: str, dirs: dict[str, Path], rounds: int, batch: int) -> dict[st
             worker.wait(timeout=10)
     return {
         route: {
-            name: {**_summary(timings[name][route]), "dynamodb_calls": calls[name][route]}
+            name: {
+                **_summary(timings[name][route]),
+                "sdk_median": statistics.median(in_sdk[name][route]),
+                "dynamodb_calls": calls[name][route],
+            }
             for name in workers
         }
         for route in ROUTES
@@ -242,6 +248,14 @@ def _print(report: dict[str, Any]) -> None:
         print(
             f"{route:<26}{ours['median']:>9.0f}{ours['p99']:>9.0f}{raw['median']:>9.0f}"
             f"{raw['p99']:>9.0f}{ours['median'] / raw['median']:>8.2f}  {ours['dynamodb_calls']}"
+        )
+    print("\nOf which inside the SDK's client call, and outside it (medians, µs)")
+    print(f"{'route':<26}{'ours SDK':>9}{'outside':>9}{'raw SDK':>9}{'outside':>9}")
+    for route, row in report["warm_us"].items():
+        ours, raw = row["ours"], row["raw"]
+        print(
+            f"{route:<26}{ours['sdk_median']:>9.0f}{ours['median'] - ours['sdk_median']:>9.0f}"
+            f"{raw['sdk_median']:>9.0f}{raw['median'] - raw['sdk_median']:>9.0f}"
         )
     print("\nAsset size (MiB)")
     for name, size in report["asset_bytes"].items():

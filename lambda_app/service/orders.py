@@ -87,7 +87,8 @@ class OrderService:
         self, caller: Caller, request: PlaceOrder, idempotency_key: str | None
     ) -> PlacedOrder:
         quantities = merge_lines(request.lines)
-        request_fingerprint = fingerprint(request)
+        # Only a keyed request is ever compared with an earlier one.
+        request_fingerprint = fingerprint(request) if idempotency_key is not None else ""
         for attempt in range(MAX_ATTEMPTS):
             catalog, record = self._repository.read_for_order(
                 quantities, caller.id, idempotency_key
