@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
+# A request formats the same instant several times (an order's two timestamps, each line's stock
+# update, the response): a small cache makes the repeats free.
+@lru_cache(maxsize=32)
 def rfc3339(value: datetime) -> str:
     """E.g. 2026-11-25T07:30:00.123Z (millisecond precision)."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -48,13 +48,14 @@ def _as_sent(node: dict[str, Any]) -> dict[str, Any] | None:
 
 class _Parser(JSONParser):
     # botocore's own hook for every shape it parses (private, stable since 2015; the type stubs
-    # leave it out). The tests hold this to botocore's output for whatever botocore is installed.
-    def _parse_shape(self, shape: Any, node: Any) -> Any:
+    # leave it out). Lambda's runtime supplies botocore, so: any extra arguments a later botocore
+    # might add pass straight through, and the tests hold the output to the installed botocore's.
+    def _parse_shape(self, shape: Any, node: Any, *args: Any, **kwargs: Any) -> Any:
         if shape.name == "AttributeValue" and type(node) is dict:
             parsed = _as_sent(node)
             if parsed is not None:
                 return parsed
-        return super()._parse_shape(shape, node)  # type: ignore[misc]
+        return super()._parse_shape(shape, node, *args, **kwargs)  # type: ignore[misc]
 
 
 class ParserFactory(ResponseParserFactory):
