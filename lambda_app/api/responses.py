@@ -1,21 +1,24 @@
-"""JSON responses serialized once, by pydantic, straight to bytes.
+"""JSON responses serialized once, by pydantic-core, straight to bytes.
 
-Routes declare their ``response_model`` for the OpenAPI document and return these: FastAPI then
-skips its own validate-and-serialize pass over a body we built from trusted domain objects.
+Routes document their success bodies by reference to the response models (api/openapi.py) and
+return these: FastAPI then skips its own validate-and-serialize pass over a body we built from
+trusted domain objects (api/representations.py).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic_core import to_json
 from starlette.responses import Response
 
 JSON = "application/json"
 
 
 def json_response(
-    body: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+    body: dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(body.model_dump_json(), status_code, headers, JSON)
+    return Response(to_json(body), status_code, headers, JSON)
 
 
 def etag(version: int) -> dict[str, str]:

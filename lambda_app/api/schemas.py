@@ -20,7 +20,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from lambda_app.domain.countries import ASSIGNED_COUNTRY_CODES
 from lambda_app.domain.currencies import ACTIVE_CURRENCY_CODES
-from lambda_app.domain.models import MAX_QUANTITY, Address, Order, OrderStatus, Product
+from lambda_app.domain.models import MAX_QUANTITY, Address, OrderStatus
 from lambda_app.domain.timestamps import rfc3339
 from lambda_app.service.products import SKU_PATTERN
 
@@ -64,7 +64,8 @@ Price = Annotated[StrictInt, Field(ge=0, le=MAX_PRICE, description="Minor units 
 
 
 class _Out(BaseModel):
-    """Responses: serialized from objects we built, never parsed from a client. Their validators
+    """Responses: the documented shape of what api/representations.py builds. Never parsed from
+    a client, and instantiated only by the tests that hold the two together, so their validators
     are built on first use rather than at import, which keeps them out of the cold start."""
 
     model_config = ConfigDict(defer_build=True)
@@ -116,19 +117,6 @@ class ProductOut(_Out):
     version: int
     created_at: Timestamp
     updated_at: Timestamp
-
-    @classmethod
-    def of(cls, product: Product) -> ProductOut:
-        return cls(
-            sku=product.sku,
-            name=product.name,
-            price=product.price,
-            currency=product.currency,
-            stock=product.stock,
-            version=product.version,
-            created_at=product.created_at,
-            updated_at=product.updated_at,
-        )
 
 
 # -- orders -----------------------------------------------------------------------------------
@@ -207,38 +195,6 @@ class OrderOut(_Out):
     created_at: Timestamp
     updated_at: Timestamp
     version: int
-
-    @classmethod
-    def of(cls, order: Order) -> OrderOut:
-        address = order.shipping_address
-        return cls(
-            id=order.id,
-            customer_id=order.customer_id,
-            status=order.status,
-            currency=order.currency,
-            items=[
-                LineOut(
-                    sku=line.sku,
-                    name=line.name,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    line_total=line.line_total,
-                )
-                for line in order.items
-            ],
-            total=order.total,
-            shipping_address=AddressOut(
-                name=address.name,
-                line1=address.line1,
-                line2=address.line2,
-                city=address.city,
-                postal_code=address.postal_code,
-                country=address.country,
-            ),
-            created_at=order.created_at,
-            updated_at=order.updated_at,
-            version=order.version,
-        )
 
 
 # -- shared -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
+from lambda_app.api import representations
 from lambda_app.api.deps import IfMatch, SignedInRoute, expected_version, session_of
 from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
@@ -30,7 +31,9 @@ CustomerId = Annotated[str | None, Query(min_length=1, max_length=256, pattern=r
 
 
 def _represent(order: Order, status_code: int = 200, **headers: str) -> Response:
-    return json_response(OrderOut.of(order), status_code, {**etag(order.version), **headers})
+    return json_response(
+        representations.order(order), status_code, {**etag(order.version), **headers}
+    )
 
 
 @router.post(
@@ -103,7 +106,7 @@ async def list_orders(
         limit=limit,
     )
     return json_response(
-        OrderList(items=[OrderOut.of(o) for o in page.items], next_cursor=page.next_cursor)
+        representations.page(map(representations.order, page.items), page.next_cursor)
     )
 
 

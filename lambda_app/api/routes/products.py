@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from starlette.responses import Response
 
+from lambda_app.api import representations
 from lambda_app.api.deps import IfMatch, SignedInRoute, expected_version, session_of
 from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
@@ -19,7 +20,9 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 def _represent(product: Product, status_code: int = 200, **headers: str) -> Response:
-    return json_response(ProductOut.of(product), status_code, {**etag(product.version), **headers})
+    return json_response(
+        representations.product(product), status_code, {**etag(product.version), **headers}
+    )
 
 
 @router.post(
@@ -68,7 +71,7 @@ async def list_products(
     session = session_of(request)
     page = await session.run(session.products.list, session.caller, cursor, limit)
     return json_response(
-        ProductList(items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
+        representations.page(map(representations.product, page.items), page.next_cursor)
     )
 
 
