@@ -1,7 +1,7 @@
 """One JSON object per log line on stdout, through the standard ``logging`` module.
 
 Lambda sends every stdout line to CloudWatch Logs as one event, so a record (traceback included)
-must be one line. Cheap: no dependency, one ``json.dumps`` per record, fields given through
+must be one line. Cheap: no dependency, one JSON encoding per record, fields given through
 ``extra=`` become top-level keys.
 """
 
@@ -23,6 +23,10 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_encode = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _line(created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
     entry: dict[str, Any] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
@@ -32,7 +36,7 @@ def _line(created: float, level: str, logger: str, message: str, fields: dict[st
         "message": message,
         **fields,
     }
-    return json.dumps(entry, default=str, separators=(",", ":"), ensure_ascii=False)
+    return _encode(entry)
 
 
 def _write(line: str) -> None:
