@@ -9,7 +9,9 @@ All three take the AWS SDK from one shared directory, like Lambda's runtime copy
 
 Warm: POST /orders, GET /orders/{id} and a page of 20 through handler(event, context) with
 API Gateway 2.0 events, DynamoDB faked at botocore's before-send, against the raw handler making
-the same DynamoDB calls. Rounds are interleaved so machine noise hits every stack alike.
+the same DynamoDB calls, and against "floor": the raw handler's work served through FastAPI +
+Mangum (what the framework costs by itself). Rounds are interleaved so machine noise hits every
+stack alike.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ RESULTS = BENCH / "results"
 TARGETS = {
     "ours": "lambda_app.main.handler",
     "empty": "empty_app.handler",
+    "raw": "raw_handler.handler",
+}
+WARM = {
+    "ours": "lambda_app.main.handler",
+    "floor": "floor_app.handler",
     "raw": "raw_handler.handler",
 }
 
@@ -87,12 +94,13 @@ def build(work: Path, python: str, version: str) -> dict[str, Path]:
             shutil.rmtree(empty / name, ignore_errors=True) if (empty / name).is_dir() else (
                 empty / name
             ).unlink()
-    shutil.copy(BENCH / "baselines" / "empty_app.py", empty)
+    for baseline in ("empty_app.py", "floor_app.py", "raw_handler.py"):
+        shutil.copy(BENCH / "baselines" / baseline, empty)
     raw.mkdir()
     shutil.copy(BENCH / "baselines" / "raw_handler.py", raw)
     for code in (empty, raw):
         subprocess.run([python, "-m", "compileall", "-q", str(code)], check=True)
-    return {"ours": ours, "empty": empty, "raw": raw, "sdk": sdk}
+    return {"ours": ours, "empty": empty, "floor": empty, "raw": raw, "sdk": sdk}
 
 
 def _env(code: Path, sdk: Path) -> dict[str, str]:
@@ -149,13 +157,13 @@ def cold(python: str, dirs: dict[str, Path], runs: int) -> dict[str, Any]:
 def warm(python: str, dirs: dict[str, Path], rounds: int, batch: int) -> dict[str, Any]:
     workers = {
         name: subprocess.Popen(
-            [python, "-s", "-B", str(BENCH / "child.py"), "warm", TARGETS[name]],
+            [python, "-s", "-B", str(BENCH / "child.py"), "warm", target],
             env=_env(dirs[name], dirs["sdk"]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for name in ("ours", "raw")
+        for name, target in WARM.items()
     }
     from bench.events import ROUTES
 
@@ -242,21 +250,26 @@ def _print(report: dict[str, Any]) -> None:
             f"{row['peak_rss_mib']:>14.1f}"
         )
     print("\nWarm invocations through handler(event, context) (µs of CPU time)")
-    print(f"{'route':<26}{'ours':>9}{'p99':>9}{'raw':>9}{'p99':>9}{'x raw':>8}  DynamoDB calls")
+    print(
+        f"{'route':<26}{'ours':>7}{'p99':>7}{'floor':>7}{'p99':>7}{'raw':>7}{'p99':>7}"
+        f"{'ours x raw':>11}{'floor x raw':>12}  DynamoDB calls"
+    )
     for route, row in report["warm_us"].items():
-        ours, raw = row["ours"], row["raw"]
+        ours, floor, raw = row["ours"], row["floor"], row["raw"]
         print(
-            f"{route:<26}{ours['median']:>9.0f}{ours['p99']:>9.0f}{raw['median']:>9.0f}"
-            f"{raw['p99']:>9.0f}{ours['median'] / raw['median']:>8.2f}  {ours['dynamodb_calls']}"
+            f"{route:<26}{ours['median']:>7.0f}{ours['p99']:>7.0f}{floor['median']:>7.0f}"
+            f"{floor['p99']:>7.0f}{raw['median']:>7.0f}{raw['p99']:>7.0f}"
+            f"{ours['median'] / raw['median']:>11.2f}{floor['median'] / raw['median']:>12.2f}"
+            f"  {ours['dynamodb_calls']}"
         )
-    print("\nOf which inside the SDK's client call, and outside it (medians, µs)")
-    print(f"{'route':<26}{'ours SDK':>9}{'outside':>9}{'raw SDK':>9}{'outside':>9}")
+    print("\nOf which inside the SDK's client call | outside it (medians, µs)")
+    print(f"{'route':<26}{'ours':>13}{'floor':>13}{'raw':>13}")
     for route, row in report["warm_us"].items():
-        ours, raw = row["ours"], row["raw"]
-        print(
-            f"{route:<26}{ours['sdk_median']:>9.0f}{ours['median'] - ours['sdk_median']:>9.0f}"
-            f"{raw['sdk_median']:>9.0f}{raw['median'] - raw['sdk_median']:>9.0f}"
-        )
+        cells = [
+            f"{row[name]['sdk_median']:>6.0f} |{row[name]['median'] - row[name]['sdk_median']:>5.0f}"
+            for name in WARM
+        ]
+        print(f"{route:<26}" + "".join(f"{cell:>13}" for cell in cells))
     print("\nAsset size (MiB)")
     for name, size in report["asset_bytes"].items():
         print(
