@@ -3,6 +3,7 @@ events that are not HTTP requests at all."""
 
 from __future__ import annotations
 
+import gc
 import json
 from types import ModuleType
 from typing import Any
@@ -307,3 +308,10 @@ def test_the_function_still_serves_after_a_non_http_event(lambda_main: ModuleTyp
     lambda_main.handler({"source": "serverless-plugin-warmup"}, FakeLambdaContext())
     result = Gateway(lambda_main, "2.0").call("GET", "/health", user=None)
     assert result.status == 200
+
+
+def test_init_leaves_the_collector_on_and_its_own_objects_frozen(lambda_main: ModuleType) -> None:
+    # main.py switches collection off while it builds the app; a warm container must not be
+    # left without it (reference cycles would pile up), and what INIT built stays out of it.
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 10_000
