@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast, overload
 
 import botocore.session
 from botocore.config import Config
@@ -29,22 +31,55 @@ CLIENT_CONFIG = Config(
 )
 
 
-class _DynamoDBLoader(Loader):
-    """botocore's model loader, minus its census of the SDK's ~450 service directories, which it
-    takes (twice) only to confirm that "dynamodb" is among them: ~12 ms of INIT. Loading the
-    model still fails loudly if it is missing."""
+class _ServiceNames(Sequence[str]):
+    """The services a loader knows, as botocore's census finds them, except that "dynamodb" is
+    known without one: the census walks the SDK's ~450 service directories (twice: models and
+    endpoint rules) just to confirm it, ~12 ms of INIT. Any other service (the STS or SSO client
+    the credential chain may build from the same session) still gets the full census."""
 
+    def __init__(self, census: Callable[[], list[str]]) -> None:
+        self._census = census
+        self._names: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._names is None:
+            self._names = self._census()
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        return name == "dynamodb" or name in self._all()
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._all()[index]
+
+
+class _Loader(Loader):
     def list_available_services(self, type_name: str) -> list[str]:
-        return ["dynamodb"]
+        # A lazy sequence where botocore's stubs say list: botocore tests membership in it and
+        # joins it into an error message, both of which it supports.
+        names = _ServiceNames(functools.partial(super().list_available_services, type_name))
+        return cast("list[str]", names)
 
 
 def dynamodb_session() -> botocore.session.Session:
-    """A botocore session tuned for DynamoDB clients (see the two components below)."""
+    """A botocore session tuned for DynamoDB clients: its model loader skips a census of the
+    SDK (above), and its responses are parsed with the AttributeValue shortcut."""
     session = botocore.session.get_session()
-    paths = session.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore honours it
-    session.register_component(
-        "data_loader", _DynamoDBLoader(extra_search_paths=paths.split(os.pathsep) if paths else [])
+    # AWS_DATA_PATH, read as botocore's own loader reads it.
+    paths = session.get_config_variable("data_path")
+    extra = (
+        [os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)]
+        if paths
+        else []
     )
+    session.register_component("data_loader", _Loader(extra_search_paths=extra))
     session.register_component("response_parser_factory", ParserFactory())
     return session
 
