@@ -63,5 +63,8 @@ class ParserFactory(ResponseParserFactory):
 
     def create_parser(self, protocol_name: str) -> Any:
         if protocol_name == "json":
-            return _Parser(**self._defaults)  # type: ignore[attr-defined]
+            try:
+                return _Parser(**self._defaults)  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):
+                pass  # a botocore whose factory or parser changed shape: its own parser, as is
         return super().create_parser(protocol_name)

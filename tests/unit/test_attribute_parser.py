@@ -90,6 +90,8 @@ def test_values_the_shortcut_does_not_know_go_to_botocore(odd: dict[str, Any]) -
 
 
 def test_errors_parse_as_botocore_parses_them() -> None:
+    """Cancellation reasons carry the item that failed a condition (ReturnValuesOnCondition...):
+    botocore parses a modeled error with the error's own shape, so that is what is compared."""
     response = {
         "status_code": 400,
         "headers": {"x-amzn-requestid": "test"},
@@ -98,13 +100,25 @@ def test_errors_parse_as_botocore_parses_them() -> None:
                 "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
                 "message": "Transaction cancelled",
                 "CancellationReasons": [
-                    {"Code": "ConditionalCheckFailed", "Item": {"stock": {"N": "1"}}},
                     {"Code": "None"},
+                    {
+                        "Code": "ConditionalCheckFailed",
+                        "Item": {"stock": {"N": "1"}, "tags": {"L": [{"S": "a"}]}},
+                    },
                 ],
             }
         ).encode(),
     }
+    ours_parser = ParserFactory().create_parser("json")
     shape = _MODEL.operation_model("TransactWriteItems").output_shape
-    ours = ParserFactory().create_parser("json").parse(response, shape)
+    ours = ours_parser.parse(response, shape)
     assert ours == JSONParser().parse(response, shape)
     assert ours["Error"]["Code"] == "TransactionCanceledException"
+
+    error_shape = _MODEL.shape_for("TransactionCanceledException")
+    modeled = ours_parser.parse(response, error_shape)
+    assert modeled == JSONParser().parse(response, error_shape)
+    assert modeled["CancellationReasons"][1]["Item"] == {
+        "stock": {"N": "1"},
+        "tags": {"L": [{"S": "a"}]},
+    }
