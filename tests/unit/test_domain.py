@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,6 +19,7 @@ from lambda_app.domain.models import (
     merge_lines,
     price_lines,
 )
+from lambda_app.domain.timestamps import rfc3339
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ADDRESS = Address(name="A", line1="1 Road", city="Town", postal_code="1", country="DE")
@@ -139,3 +141,15 @@ def test_ulids_are_valid_unique_and_time_ordered() -> None:
     assert all(re.match(ULID_PATTERN, i) for i in ids)
     assert ids == sorted(ids)
     assert len({new_ulid(now_ms=5) for _ in range(1000)}) == 1000
+
+
+def test_timestamps_are_utc_whatever_zone_or_fold_they_come_in() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 02:30 happens twice on 2026-10-25 in Berlin: first at 00:30Z, then at 01:30Z.
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=berlin, fold=0)
+    second = datetime(2026, 10, 25, 2, 30, tzinfo=berlin, fold=1)
+    assert rfc3339(first) == "2026-10-25T00:30:00.000Z"
+    assert rfc3339(second) == "2026-10-25T01:30:00.000Z"
+    assert (
+        rfc3339(datetime(2026, 11, 25, 7, 0, 0, 123456, tzinfo=UTC)) == "2026-11-25T07:00:00.123Z"
+    )
