@@ -28,6 +28,17 @@ def test_missing_identity_is_401(api: Api) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
 
 
+def test_a_stranger_learns_nothing_about_the_request_but_401(api: Api) -> None:
+    # Who calls is settled before the request is read: no 400/422 hints for strangers.
+    json_type = {"Content-Type": "application/json"}
+    for method, path, extra in [
+        ("POST", "/orders", {"content": b"{", "headers": json_type}),
+        ("GET", "/orders?limit=0&status=NOPE", {}),
+        ("PATCH", "/products/A", {"json": {"price": -1}, "headers": {"If-Match": "x"}}),
+    ]:
+        assert_problem(api.call(method, path, user=None, **extra), 401)
+
+
 def test_public_endpoints_need_no_identity(api: Api) -> None:
     assert api.call("GET", "/health", user=None).json() == {"status": "ok"}
     assert api.call("GET", "/openapi.json", user=None).status_code == 200
