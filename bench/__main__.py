@@ -61,6 +61,7 @@ def _pick_python(wanted: str) -> tuple[str, str]:
 def build(work: Path, python: str, version: str) -> dict[str, Path]:
     """Code dirs for each stack, plus the shared SDK dir; returns {name: dir}."""
     ours, sdk, empty, raw = work / "ours", work / "sdk", work / "empty", work / "raw"
+    floor = work / "floor"
     build_asset(ours, platform=_arch(), python_version=version, compile_with=python, sdk_dir=sdk)
     subprocess.run([python, "-m", "compileall", "-q", "-j", "0", str(sdk)], check=True)
     # The plain way: pip install (which compiles bytecode), nothing pruned; SDK shared as above.
@@ -94,13 +95,15 @@ def build(work: Path, python: str, version: str) -> dict[str, Path]:
             shutil.rmtree(empty / name, ignore_errors=True) if (empty / name).is_dir() else (
                 empty / name
             ).unlink()
-    for baseline in ("empty_app.py", "floor_app.py", "raw_handler.py"):
-        shutil.copy(BENCH / "baselines" / baseline, empty)
+    shutil.copytree(empty, floor)  # the same plain install, plus the raw handler behind FastAPI
+    shutil.copy(BENCH / "baselines" / "empty_app.py", empty)
+    for baseline in ("floor_app.py", "raw_handler.py"):
+        shutil.copy(BENCH / "baselines" / baseline, floor)
     raw.mkdir()
     shutil.copy(BENCH / "baselines" / "raw_handler.py", raw)
-    for code in (empty, raw):
+    for code in (empty, floor, raw):
         subprocess.run([python, "-m", "compileall", "-q", str(code)], check=True)
-    return {"ours": ours, "empty": empty, "floor": empty, "raw": raw, "sdk": sdk}
+    return {"ours": ours, "empty": empty, "floor": floor, "raw": raw, "sdk": sdk}
 
 
 def _env(code: Path, sdk: Path) -> dict[str, str]:

@@ -50,9 +50,10 @@ def create_app(settings: Settings, client: DynamoDBClient | None = None) -> Fast
         dev_auth=settings.dev_auth,
         offload=settings.offload_blocking_calls,
     )
-    for module in (orders, products, health):
+    for module in (health, products, orders):
         # Onto the app's own router: FastAPI resolves an included router at request time, a
-        # second matching pass on every request. Ours have no include-time options to apply.
+        # second matching pass on every request. Ours have no include-time options to apply;
+        # note that routes added this way do not see `app.dependency_overrides` (we use none).
         app.router.routes.extend(module.router.routes)
     errors.install(app)
     openapi.install(app, documented=[Health, OrderOut, OrderList, ProductOut, ProductList])
