@@ -99,9 +99,10 @@ class SignedInRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def signed_in(request: Request) -> Response:
-            caller = _identify(request)
+            services = get_services(request)
+            caller = _identify(request, services)
             request.state.customer_id = caller.id  # for the request's log line (api/middleware.py)
-            request.scope[_SESSION] = Session(caller, get_services(request))
+            request.scope[_SESSION] = Session(caller, services)
             return await handle(request)
 
         return signed_in
@@ -113,8 +114,7 @@ def session_of(request: Request) -> Session:
     return found
 
 
-def _identify(request: Request) -> Caller:
-    svc = get_services(request)
+def _identify(request: Request, svc: Services) -> Caller:
     if svc.dev_auth:
         user = request.headers.get("x-dev-user")
         if not user or not _DEV_USER.match(user):
