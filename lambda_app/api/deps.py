@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Header, Request
+from fastapi import Header, Query, Request
 from fastapi.routing import APIRoute
 from pydantic.json_schema import SkipJsonSchema
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from lambda_app.api.errors import Unauthenticated
 from lambda_app.domain.errors import InvalidRequest
 from lambda_app.domain.models import Caller
 from lambda_app.service.orders import OrderService
+from lambda_app.service.pages import MAX_LIMIT
 from lambda_app.service.products import ProductService
 
 T = TypeVar("T")
@@ -130,6 +131,10 @@ def _identify(request: Request, svc: Services) -> Caller:
         id=subject, is_admin=svc.admin_group in parse_groups(claims.get("cognito:groups"))
     )
 
+
+# A list page's query parameters, the same on every list route.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=512)]
 
 IfMatch = Annotated[
     str | SkipJsonSchema[None],

@@ -7,12 +7,19 @@ from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from lambda_app.api import representations
-from lambda_app.api.deps import IfMatch, SignedInRoute, expected_version, session_of
+from lambda_app.api.deps import (
+    Cursor,
+    IfMatch,
+    Limit,
+    SignedInRoute,
+    expected_version,
+    session_of,
+)
 from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import OrderIn, OrderList, OrderOut, OrderPatch
 from lambda_app.domain.models import Order, OrderStatus, PlaceOrder
-from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
+from lambda_app.service.pages import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=SignedInRoute)
 
@@ -93,8 +100,8 @@ async def list_orders(
     request: Request,
     status: OrderStatus | None = None,
     customer_id: CustomerId = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Response:
     session = session_of(request)
     page = await session.run(

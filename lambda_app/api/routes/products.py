@@ -1,22 +1,24 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from starlette.responses import Response
 
 from lambda_app.api import representations
-from lambda_app.api.deps import IfMatch, SignedInRoute, expected_version, session_of
+from lambda_app.api.deps import (
+    Cursor,
+    IfMatch,
+    Limit,
+    SignedInRoute,
+    expected_version,
+    session_of,
+)
 from lambda_app.api.openapi import ETAG, ok, problems
 from lambda_app.api.responses import etag, json_response
 from lambda_app.api.schemas import ProductIn, ProductList, ProductOut, ProductPatch
 from lambda_app.domain.models import Product, ProductChange
-from lambda_app.service.pages import DEFAULT_LIMIT, MAX_LIMIT
+from lambda_app.service.pages import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/products", tags=["products"], route_class=SignedInRoute)
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 def _represent(product: Product, status_code: int = 200, **headers: str) -> Response:
