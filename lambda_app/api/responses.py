@@ -21,5 +21,8 @@ def json_response(
     return Response(to_json(body), status_code, headers, JSON)
 
 
-def etag(version: int) -> dict[str, str]:
-    return {"ETag": f'"{version}"'}
+def resource_response(
+    body: dict[str, Any], version: int, status_code: int = 200, **headers: str
+) -> Response:
+    """One resource, with its version as a strong entity tag (what If-Match names)."""
+    return json_response(body, status_code, {"ETag": f'"{version}"', **headers})

@@ -16,7 +16,7 @@ from lambda_app.api.deps import (
     session_of,
 )
 from lambda_app.api.openapi import ETAG, ok, problems
-from lambda_app.api.responses import etag, json_response
+from lambda_app.api.responses import json_response, resource_response
 from lambda_app.api.schemas import OrderIn, OrderList, OrderOut, OrderPatch
 from lambda_app.domain.models import Order, OrderStatus, PlaceOrder
 from lambda_app.service.pages import DEFAULT_LIMIT
@@ -38,9 +38,7 @@ CustomerId = Annotated[str | None, Query(min_length=1, max_length=256, pattern=r
 
 
 def _represent(order: Order, status_code: int = 200, **headers: str) -> Response:
-    return json_response(
-        representations.order(order), status_code, {**etag(order.version), **headers}
-    )
+    return resource_response(representations.order(order), order.version, status_code, **headers)
 
 
 @router.post(

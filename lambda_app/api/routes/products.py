@@ -13,7 +13,7 @@ from lambda_app.api.deps import (
     session_of,
 )
 from lambda_app.api.openapi import ETAG, ok, problems
-from lambda_app.api.responses import etag, json_response
+from lambda_app.api.responses import json_response, resource_response
 from lambda_app.api.schemas import ProductIn, ProductList, ProductOut, ProductPatch
 from lambda_app.domain.models import Product, ProductChange
 from lambda_app.service.pages import DEFAULT_LIMIT
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/products", tags=["products"], route_class=SignedInRo
 
 
 def _represent(product: Product, status_code: int = 200, **headers: str) -> Response:
-    return json_response(
-        representations.product(product), status_code, {**etag(product.version), **headers}
+    return resource_response(
+        representations.product(product), product.version, status_code, **headers
     )
 
 
