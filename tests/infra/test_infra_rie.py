@@ -36,6 +36,8 @@ from typing import Any
 import pytest
 from infra_helpers import REPO_ROOT, LocalAsset
 
+from tests.conftest import ADDRESS
+
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.slow]
 
 SAM_CLI_VERSION = "1.170.0"
@@ -46,13 +48,6 @@ REGION = "us-east-1"
 TABLE = "orders-rie"
 FUNCTION = "order-api-rie"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 # tests/lambda/events.py: the AWS sample events and their builders (``lambda`` is a keyword).
 events: ModuleType = importlib.import_module("tests.lambda.events")
