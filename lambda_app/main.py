@@ -19,35 +19,17 @@ import os  # noqa: E402 - after gc.disable(), on purpose
 # every installed distribution (the runtime's included) when it builds its first model: ~2 ms.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from functools import cached_property  # noqa: E402
 from typing import Any  # noqa: E402
 
-from mangum import Mangum  # noqa: E402
-from mangum.handlers.api_gateway import HTTPGateway  # noqa: E402
-from mangum.types import Scope  # noqa: E402
-
 from lambda_app.api.app import create_app  # noqa: E402
+from lambda_app.api.gateway import LambdaAdapter  # noqa: E402
 from lambda_app.settings import Settings  # noqa: E402
 
 app = create_app(Settings())
 
-
-class _GatewayEvent(HTTPGateway):
-    """Mangum's handler for API Gateway HTTP API events (payload 1.0 and 2.0), reading the event
-    into an ASGI scope once: Mangum's own builds it on every access, and accesses it again when
-    answering just to look up the payload version. (REST API events keep Mangum's APIGateway.)"""
-
-    @cached_property
-    def scope(self) -> Scope:
-        return super().scope
-
-
-# lifespan="off": Mangum would otherwise run the lifespan cycle on every invocation.
 # problem+json must be listed, or Mangum base64-encodes it as an unknown (binary) type.
-_adapter = Mangum(
+_adapter = LambdaAdapter(
     app,
-    lifespan="off",
-    custom_handlers=[_GatewayEvent],
     text_mime_types=[
         "text/",
         "application/json",

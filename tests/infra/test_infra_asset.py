@@ -129,3 +129,33 @@ def test_asset_imports_and_serves_in_a_clean_interpreter(local_asset: LocalAsset
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["openapi"].startswith("3.")
     assert summary["paths"] > 0
+
+
+def test_the_lambda_adapter_keeps_its_promises_on_the_assets_python(
+    local_asset: LocalAsset,
+) -> None:
+    """tests/lambda/gateway_checks.py, on the asset's interpreter (3.12+): there, requests run as
+    eager tasks, and one that does not wait must not turn the event loop."""
+    probe = textwrap.dedent(
+        f"""
+        import importlib, sys
+        sys.path[:0] = [{str(local_asset.task)!r}, {str(local_asset.runtime)!r}]
+        sys.path.append({str(REPO_ROOT)!r})  # for the tests package only: the app is the asset's
+        checks = importlib.import_module("tests.lambda.gateway_checks")
+        assert checks.LambdaAdapter.__module__ == "lambda_app.api.gateway"
+        assert sys.modules["lambda_app"].__file__.startswith({str(local_asset.task)!r})
+        checks.main()
+        """
+    )
+    result = subprocess.run(
+        [local_asset.python, "-I", "-S", "-B", "-c", probe],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        cwd=local_asset.task.parent,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"passed": 7, "eager": True}

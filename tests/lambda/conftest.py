@@ -46,18 +46,15 @@ def lambda_main() -> Iterator[ModuleType]:
             env.delenv(name, raising=False)
         with mock_aws():
             ensure_table(make_client(REGION), TABLE)
-            # Mangum drives the app on the thread's current event loop; give it a fresh one.
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
+            if "lambda_app.main" in sys.modules:
+                module = importlib.reload(sys.modules["lambda_app.main"])
+            else:
+                module = importlib.import_module("lambda_app.main")
             try:
-                if "lambda_app.main" in sys.modules:
-                    module = importlib.reload(sys.modules["lambda_app.main"])
-                else:
-                    module = importlib.import_module("lambda_app.main")
                 yield module
-            finally:
+            finally:  # the adapter's own event loop, made current by the import
                 asyncio.set_event_loop(None)
-                loop.close()
+                module._adapter.loop.close()
 
 
 @dataclass
