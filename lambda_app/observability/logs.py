@@ -7,6 +7,7 @@ must be one line. Cheap: no dependency, one JSON encoding per record, fields giv
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -27,10 +28,15 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 _encode = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
 
 
+@functools.lru_cache(maxsize=4)
+def _second(whole: int) -> str:
+    # Lines come many to a second: format each second once (~7 µs of a warm request's line).
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+
+
 def _line(created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
     entry: dict[str, Any] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-        + f".{int(created * 1000) % 1000:03d}Z",
+        "time": f"{_second(int(created))}.{int(created * 1000) % 1000:03d}Z",
         "level": level,
         "logger": logger,
         "message": message,

@@ -212,6 +212,26 @@ def test_the_formatter_writes_one_line_with_extras_and_the_exception() -> None:
     assert parsed["time"].endswith("Z")
 
 
+@pytest.mark.parametrize(
+    ("created", "shown"),
+    [
+        (1_700_000_000.0, "2023-11-14T22:13:20.000Z"),
+        (1_700_000_000.9996, "2023-11-14T22:13:20.999Z"),
+        (1_700_000_001.0004, "2023-11-14T22:13:21.000Z"),
+        (1_700_000_039.5, "2023-11-14T22:13:59.500Z"),
+        (1_700_000_040.25, "2023-11-14T22:14:00.250Z"),
+        (1_700_000_000.123, "2023-11-14T22:13:20.123Z"),
+    ],
+)
+def test_a_line_shows_the_records_instant_in_utc_to_the_millisecond(
+    created: float, shown: str
+) -> None:
+    # Several instants within and across seconds, in an order that reuses formatted seconds.
+    record = logging.LogRecord("lambda_app.test", logging.INFO, __file__, 1, "m", (), None)
+    record.created = created
+    assert json.loads(JsonFormatter().format(record))["time"] == shown
+
+
 def test_a_metric_set_sums_repeats_and_groups_dimension_sets() -> None:
     metrics = MetricSet("NS", {"Service": "svc"})
     assert not metrics
