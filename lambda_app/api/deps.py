@@ -132,6 +132,24 @@ def _identify(request: Request, svc: Services) -> Caller:
     )
 
 
+def path_parameters(*names: str) -> dict[str, Any]:
+    """``openapi_extra`` documenting path parameters that the endpoint reads from
+    ``request.path_params`` instead of declaring them: a path segment can only be a string, yet
+    FastAPI validates a declared one, at ~14 µs a request (3% of a warm GET, `make bench`).
+    Documented exactly as FastAPI documents a declared ``str``."""
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "title": name.replace("_", " ").title()},
+            }
+            for name in names
+        ]
+    }
+
+
 # A list page's query parameters, the same on every list route.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=512)]

@@ -13,6 +13,7 @@ from lambda_app.api.deps import (
     Limit,
     SignedInRoute,
     expected_version,
+    path_parameters,
     session_of,
 )
 from lambda_app.api.openapi import ETAG, ok, problems
@@ -34,6 +35,7 @@ IdempotencyKey = Annotated[
         "return the first response and create nothing",
     ),
 ]
+ORDER_ID = path_parameters("order_id")
 CustomerId = Annotated[str | None, Query(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f#]+$")]
 
 
@@ -83,9 +85,10 @@ async def place_order(
     "/{order_id}",
     summary="One order (its customer, or staff)",
     responses={200: ok(OrderOut, headers=ETAG), **problems(404)},
+    openapi_extra=ORDER_ID,
 )
-async def get_order(order_id: str, request: Request) -> Response:
-    session = session_of(request)
+async def get_order(request: Request) -> Response:
+    session, order_id = session_of(request), request.path_params["order_id"]
     return _represent(await session.run(session.orders.get, session.caller, order_id))
 
 
@@ -119,9 +122,11 @@ async def list_orders(
     "/{order_id}/cancel",
     summary="Cancel a PENDING or CONFIRMED order; its stock is returned in the same transaction",
     responses={200: ok(OrderOut, headers=ETAG), **problems(404, 409, 412, 413, 415, 422)},
+    openapi_extra=ORDER_ID,
 )
-async def cancel_order(order_id: str, request: Request, if_match: IfMatch = None) -> Response:
+async def cancel_order(request: Request, if_match: IfMatch = None) -> Response:
     session, expected = session_of(request), expected_version(if_match)
+    order_id = request.path_params["order_id"]
     order = await session.run(session.orders.cancel, session.caller, order_id, expected)
     request.state.outcome = "cancelled"
     return _represent(order)
@@ -134,11 +139,11 @@ async def cancel_order(order_id: str, request: Request, if_match: IfMatch = None
         200: ok(OrderOut, headers=ETAG),
         **problems(400, 403, 404, 409, 412, 413, 415, 422),
     },
+    openapi_extra=ORDER_ID,
 )
-async def update_order(
-    order_id: str, body: OrderPatch, request: Request, if_match: IfMatch = None
-) -> Response:
+async def update_order(body: OrderPatch, request: Request, if_match: IfMatch = None) -> Response:
     session, expected = session_of(request), expected_version(if_match)
+    order_id = request.path_params["order_id"]
     if body.shipping_address is not None:
         order = await session.run(
             session.orders.change_address,

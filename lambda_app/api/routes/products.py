@@ -10,6 +10,7 @@ from lambda_app.api.deps import (
     Limit,
     SignedInRoute,
     expected_version,
+    path_parameters,
     session_of,
 )
 from lambda_app.api.openapi import ETAG, ok, problems
@@ -19,6 +20,7 @@ from lambda_app.domain.models import Product, ProductChange
 from lambda_app.service.pages import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/products", tags=["products"], route_class=SignedInRoute)
+SKU = path_parameters("sku")
 
 
 def _represent(product: Product, status_code: int = 200, **headers: str) -> Response:
@@ -56,9 +58,10 @@ async def create_product(body: ProductIn, request: Request) -> Response:
     "/{sku}",
     summary="One product",
     responses={200: ok(ProductOut, headers=ETAG), **problems(404)},
+    openapi_extra=SKU,
 )
-async def get_product(sku: str, request: Request) -> Response:
-    session = session_of(request)
+async def get_product(request: Request) -> Response:
+    session, sku = session_of(request), request.path_params["sku"]
     return _represent(await session.run(session.products.get, sku))
 
 
@@ -84,11 +87,13 @@ async def list_products(
         200: ok(ProductOut, headers=ETAG),
         **problems(400, 403, 404, 409, 412, 413, 415, 422),
     },
+    openapi_extra=SKU,
 )
 async def update_product(
-    sku: str, body: ProductPatch, request: Request, if_match: IfMatch = None
+    body: ProductPatch, request: Request, if_match: IfMatch = None
 ) -> Response:
     session, expected = session_of(request), expected_version(if_match)
+    sku = request.path_params["sku"]
     change = ProductChange(name=body.name, price=body.price, stock_delta=body.stock_delta)
     return _represent(
         await session.run(session.products.update, session.caller, sku, change, expected)
