@@ -41,21 +41,5 @@ gc.freeze()
 gc.enable()
 
 
-_NOT_AN_HTTP_EVENT = {
-    "statusCode": 400,
-    "headers": {"content-type": "application/problem+json"},
-    "isBase64Encoded": False,
-    "body": '{"type":"about:blank","title":"Bad Request","status":400,'
-    '"detail":"This function only handles API Gateway HTTP events"}',
-}
-
-
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    try:
-        response: dict[str, Any] = _adapter(event, context)
-    except (RuntimeError, KeyError, TypeError, AttributeError):
-        # Only Mangum's reading of the event can raise here: errors inside the app become
-        # problem+json responses. So this is a warmer, a console test invoke, a wrong trigger or
-        # a half-shaped event: say so instead of crashing (a crash is a 502 at API Gateway).
-        return dict(_NOT_AN_HTTP_EVENT)
-    return response
+    return _adapter(event, context)

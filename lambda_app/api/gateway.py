@@ -12,6 +12,7 @@ the loop only turns for a request that really waits (a threadpool call, a sleep,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Coroutine
@@ -25,34 +26,44 @@ from mangum.types import ASGI, LambdaContext, LambdaEvent, Message, Scope
 logger = logging.getLogger("lambda_app.api")
 
 _FAILED = (500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error")
+NOT_AN_HTTP_EVENT = {
+    "statusCode": 400,
+    "headers": {"content-type": "application/problem+json"},
+    "isBase64Encoded": False,
+    "body": '{"type":"about:blank","title":"Bad Request","status":400,'
+    '"detail":"This function only handles API Gateway HTTP events"}',
+}
 
 
 class InvocationLoop(asyncio.SelectorEventLoop):
     """The event loop that Lambda invocations run on, one at a time."""
 
-    _starting = False  # a class default: the base class's __init__ already asks is_running()
-
-    def is_running(self) -> bool:
-        # asyncio starts a task eagerly only on a running loop; while `run` starts one, we are.
-        return self._starting or super().is_running()
-
     def run(self, request: Coroutine[Any, Any, None]) -> None:
         """Run ``request`` to its end: at once, and through the loop only if it has to wait."""
-        if sys.version_info >= (3, 12):
-            self._starting = True
-            asyncio.events._set_running_loop(self)  # what a running loop is, for the task's code
+        try:  # what `run_forever` refuses, refused before the request starts
+            self._check_closed()  # type: ignore[attr-defined]
+            self._check_running()  # type: ignore[attr-defined]
+        except RuntimeError:
+            request.close()
+            raise
+        if sys.version_info >= (3, 13):
+            # What `run_forever` does before its first turn (asyncio's hook for loop subclasses:
+            # install the async generator hooks, become the running loop), then the task's
+            # eager start, which asyncio allows on a running loop only.
+            self._run_forever_setup()
             try:
                 task = asyncio.Task(request, loop=self, eager_start=True)
             finally:
-                asyncio.events._set_running_loop(None)
-                self._starting = False
-        else:  # no eager tasks before 3.12 (local development only: Lambda runs 3.14)
+                self._run_forever_cleanup()
+        else:  # Python 3.12 and older (local development only: Lambda runs 3.14): Mangum's way
             task = self.create_task(request)
-        # Finish a task that waits; and give callbacks it scheduled (say, a task it spawned) the
-        # one more turn of the loop that Mangum's cycle gives them.
-        if not task.done() or self._ready:  # type: ignore[attr-defined]
-            self.run_until_complete(task)
-        task.result()
+        # Finish a task that waits; give callbacks it scheduled (say, a task it spawned) the one
+        # more turn of the loop that Mangum's cycle gives them; and let timers it set, cancelled
+        # or due, be dealt with as a turn does.
+        if not task.done() or self._ready or self._scheduled:  # type: ignore[attr-defined]
+            # A task cancelled along the way raises here; what it answered, if anything, stands.
+            with contextlib.suppress(asyncio.CancelledError):
+                self.run_until_complete(task)
 
 
 class _Exchange:
@@ -71,15 +82,11 @@ class _Exchange:
     async def run(self, app: ASGI) -> None:
         try:
             await app(self.scope, self.receive, self.send)
-        except BaseException:  # as Mangum: the answer is a 500, the error logged
-            logger.exception("the application failed to answer")
+        except BaseException:  # as Mangum: logged; a 500 unless the response was complete
+            logger.exception("the application failed")
         else:
-            if self.complete:
-                return
-            logger.error("the application returned without a complete response")
-        self.status, self.headers, body = _FAILED
-        self.chunks = [body]
-        self.complete = True
+            if not self.complete:
+                logger.error("the application returned without a complete response")
 
     async def receive(self) -> Message:
         if self.request is not None:
@@ -107,6 +114,9 @@ class _Exchange:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} at this point of the response")
 
     def response(self) -> dict[str, Any]:
+        if not self.complete:  # the app failed, or its task was cancelled, before the end
+            status, headers, body = _FAILED
+            return {"status": status, "headers": headers, "body": body}
         return {"status": self.status, "headers": self.headers, "body": b"".join(self.chunks)}
 
 
@@ -134,8 +144,13 @@ class LambdaAdapter(Mangum):
         )
 
     def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
-        handler = self.infer(event, context)
-        exchange = _Exchange(handler.scope, handler.body)
+        try:
+            handler = self.infer(event, context)
+            exchange = _Exchange(handler.scope, handler.body)
+        except (RuntimeError, KeyError, TypeError, AttributeError):
+            # Mangum could not read it: a warmer, a console test invoke, a wrong trigger or a
+            # half-shaped event. Say so instead of crashing (a crash is a 502 at API Gateway).
+            return dict(NOT_AN_HTTP_EVENT)
         self.loop.run(exchange.run(self.app))
         response: dict[str, Any] = handler(exchange.response())  # type: ignore[arg-type]
         return response

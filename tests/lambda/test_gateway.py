@@ -13,7 +13,3 @@ from .gateway_checks import CHECKS
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
 def test_gateway(check: Callable[[], None]) -> None:
     check()
-
-
-def test_every_check_is_collected() -> None:
-    assert len(CHECKS) == 7
