@@ -40,17 +40,21 @@ class InvocationLoop(asyncio.SelectorEventLoop):
 
     def run(self, request: Coroutine[Any, Any, None]) -> None:
         """Run ``request`` to its end: at once, and through the loop only if it has to wait."""
-        try:  # what `run_forever` refuses, refused before the request starts
-            self._check_closed()  # type: ignore[attr-defined]
-            self._check_running()  # type: ignore[attr-defined]
+        try:
+            # Refuse what `run_forever` refuses (a closed loop, a call from inside another
+            # running loop) before the request starts. On 3.13+, through asyncio's hook for loop
+            # subclasses, which also does what `run_forever` does before its first turn (async
+            # generator hooks, becoming the running loop): asyncio starts a task eagerly only on
+            # a running loop.
+            if sys.version_info >= (3, 13):
+                self._run_forever_setup()
+            else:
+                self._check_closed()  # type: ignore[attr-defined]
+                self._check_running()  # type: ignore[attr-defined]
         except RuntimeError:
             request.close()
             raise
         if sys.version_info >= (3, 13):
-            # What `run_forever` does before its first turn (asyncio's hook for loop subclasses:
-            # install the async generator hooks, become the running loop), then the task's
-            # eager start, which asyncio allows on a running loop only.
-            self._run_forever_setup()
             try:
                 task = asyncio.Task(request, loop=self, eager_start=True)
             finally:
