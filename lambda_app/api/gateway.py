@@ -26,13 +26,16 @@ from mangum.types import ASGI, LambdaContext, LambdaEvent, Message, Scope
 logger = logging.getLogger("lambda_app.api")
 
 _FAILED = (500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error")
-NOT_AN_HTTP_EVENT = {
-    "statusCode": 400,
-    "headers": {"content-type": "application/problem+json"},
-    "isBase64Encoded": False,
-    "body": '{"type":"about:blank","title":"Bad Request","status":400,'
-    '"detail":"This function only handles API Gateway HTTP events"}',
-}
+
+
+def _not_an_http_event() -> dict[str, Any]:
+    return {
+        "statusCode": 400,
+        "headers": {"content-type": "application/problem+json"},
+        "isBase64Encoded": False,
+        "body": '{"type":"about:blank","title":"Bad Request","status":400,'
+        '"detail":"This function only handles API Gateway HTTP events"}',
+    }
 
 
 class InvocationLoop(asyncio.SelectorEventLoop):
@@ -56,18 +59,34 @@ class InvocationLoop(asyncio.SelectorEventLoop):
             raise
         if sys.version_info >= (3, 13):
             try:
-                task = asyncio.Task(request, loop=self, eager_start=True)
+                if self.get_task_factory() is None:
+                    task = asyncio.Task(request, loop=self, eager_start=True)
+                else:  # a task factory (instrumentation, say) decides how tasks start
+                    task = self.create_task(request)
             finally:
                 self._run_forever_cleanup()
         else:  # Python 3.12 and older (local development only: Lambda runs 3.14): Mangum's way
             task = self.create_task(request)
-        # Finish a task that waits; give callbacks it scheduled (say, a task it spawned) the one
-        # more turn of the loop that Mangum's cycle gives them; and let timers it set, cancelled
-        # or due, be dealt with as a turn does.
-        if not task.done() or self._ready or self._scheduled:  # type: ignore[attr-defined]
-            # A task cancelled along the way raises here; what it answered, if anything, stands.
-            with contextlib.suppress(asyncio.CancelledError):
+        # A task cancelled along the way raises here; what it answered, if anything, stands.
+        with contextlib.suppress(asyncio.CancelledError):
+            if not task.done():
                 self.run_until_complete(task)
+            elif self._has_work():
+                # Two turns, as Mangum's cycle gives what the request left behind (a task it
+                # spawned, say): one to fire what is due, one to run what that woke.
+                self.call_soon(self.call_soon, self.stop)
+                self.run_forever()
+
+    def _has_work(self) -> bool:
+        """Whether a turn of the loop would do anything: run a ready callback, fire a due timer,
+        drop cancelled ones, or poll for I/O that something waits on (the loop's own wake-up
+        pipe is always registered)."""
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        timers: Any = self._scheduled  # type: ignore[attr-defined]
+        cancelled: int = self._timer_cancelled_count  # type: ignore[attr-defined]
+        watched: int = len(self._selector.get_map())  # type: ignore[attr-defined]
+        due = bool(timers) and (cancelled > 0 or timers[0].when() <= self.time())
+        return bool(ready) or due or watched > 1
 
 
 class _Exchange:
@@ -98,9 +117,11 @@ class _Exchange:
             return message
         if not self.complete:
             # Only a client that went away ends a request early; in Lambda that is when the
-            # response has been sent.
-            self.sent = asyncio.get_running_loop().create_future()
-            await self.sent
+            # response has been sent. One future for every waiter, each shielded from the others'
+            # cancellation.
+            if self.sent is None:
+                self.sent = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self.sent)
         return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
@@ -151,10 +172,11 @@ class LambdaAdapter(Mangum):
         try:
             handler = self.infer(event, context)
             exchange = _Exchange(handler.scope, handler.body)
-        except (RuntimeError, KeyError, TypeError, AttributeError):
+        except (RuntimeError, KeyError, TypeError, AttributeError, ValueError):
             # Mangum could not read it: a warmer, a console test invoke, a wrong trigger or a
-            # half-shaped event. Say so instead of crashing (a crash is a 502 at API Gateway).
-            return dict(NOT_AN_HTTP_EVENT)
+            # half-shaped event (a body that is not the base64 it claims, say). Say so instead of
+            # crashing (a crash is a 502 at API Gateway).
+            return _not_an_http_event()
         self.loop.run(exchange.run(self.app))
         response: dict[str, Any] = handler(exchange.response())  # type: ignore[arg-type]
         return response

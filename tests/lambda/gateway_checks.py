@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import json
 import selectors
+import socket
 import sys
 import threading
 import time
@@ -32,6 +33,9 @@ _seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen")
 _closed: list[bool] = []
 _ticks: list[bool] = []
 _background: set[asyncio.Task[None]] = set()
+_timers: list[asyncio.TimerHandle] = []
+_received: list[bytes] = []
+_sockets: list[socket.socket] = []
 
 
 class _CountingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
@@ -119,6 +123,19 @@ def _app() -> FastAPI:
         asyncio.get_running_loop().call_soon(lambda: None)  # something for the loop to do
         return JSONResponse({"cancelled": True})
 
+    @app.get("/sets-a-timer")
+    async def sets_a_timer() -> JSONResponse:
+        _timers.append(asyncio.get_running_loop().call_later(3600, lambda: None))
+        return JSONResponse({})
+
+    @app.get("/listens")
+    async def listens() -> JSONResponse:
+        async def read(sock: socket.socket) -> None:
+            _received.append(await asyncio.get_running_loop().sock_recv(sock, 16))
+
+        _background.add(asyncio.get_running_loop().create_task(read(_sockets[0])))
+        return JSONResponse({})
+
     @app.get("/context")
     async def context() -> JSONResponse:
         before = _seen.get("unset")
@@ -168,10 +185,49 @@ def check_a_task_the_app_spawned_goes_on_in_later_invocations() -> None:
     _ticks.clear()
     with _adapter(_app()) as (adapter, _):
         assert _get(adapter, "/spawns")["statusCode"] == 200
-        for _ in range(3):
-            time.sleep(0.01)
-            assert _get(adapter, "/plain")["statusCode"] == 200
+        time.sleep(0.01)
+        assert _get(adapter, "/plain")["statusCode"] == 200
         assert _ticks == [True]
+
+
+def check_a_timer_set_for_later_costs_later_requests_no_turn() -> None:
+    with _adapter(_app()) as (adapter, selector):
+        assert _get(adapter, "/sets-a-timer")["statusCode"] == 200
+        turns = selector.turns
+        for _ in range(3):
+            assert _get(adapter, "/plain")["statusCode"] == 200
+        assert selector.turns == turns if EAGER else selector.turns > turns
+        for timer in _timers:
+            timer.cancel()
+
+
+def check_a_task_the_app_spawned_to_wait_for_io_gets_its_data_in_a_later_invocation() -> None:
+    _received.clear()
+    mine, theirs = socket.socketpair()
+    mine.setblocking(False)
+    _sockets[:] = [mine]
+    try:
+        with _adapter(_app()) as (adapter, _):
+            assert _get(adapter, "/listens")["statusCode"] == 200
+            theirs.send(b"hello")
+            assert _get(adapter, "/plain")["statusCode"] == 200
+            assert _received == [b"hello"]
+    finally:
+        mine.close()
+        theirs.close()
+
+
+def check_a_task_factory_is_used() -> None:
+    made: list[object] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    with _adapter(_app()) as (adapter, _):
+        adapter.loop.set_task_factory(factory)
+        assert _get(adapter, "/plain")["statusCode"] == 200
+        assert made, "the loop's task factory was bypassed"
 
 
 def check_a_request_cancelled_after_answering_keeps_its_answer() -> None:
@@ -257,6 +313,34 @@ def check_an_app_that_fails_gets_a_500() -> None:
         with _adapter(_raw_app(fail_after)) as (adapter, _):
             response = _get(adapter, "/")
             assert (response["statusCode"], response["body"]) == (200, "ok"), response
+
+
+def check_every_listener_hears_the_disconnect() -> None:
+    heard: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()  # the body
+        listeners = [asyncio.ensure_future(receive()) for _ in range(2)]
+        await asyncio.sleep(0)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        done, _ = await asyncio.wait(listeners, timeout=1)
+        heard.append(len(done))
+
+    with _adapter(app) as (adapter, _):
+        assert _get(adapter, "/")["statusCode"] == 200
+    assert heard == [2]
+
+
+def check_an_event_that_is_not_http_gets_a_400_of_its_own() -> None:
+    broken = http_v2("POST", "/plain", body="not base64!", is_base64=True)
+    broken["body"] = "not base64!"
+    with _adapter(_app()) as (adapter, _):
+        for event in ({}, {"warmer": True}, broken):
+            response = adapter(event, FakeLambdaContext())
+            assert response["statusCode"] == 400, (event, response)
+            response["headers"]["x-changed"] = "by a caller"
+        assert "x-changed" not in adapter({}, FakeLambdaContext())["headers"]
 
 
 def check_an_app_that_never_answers_gets_a_500() -> None:
