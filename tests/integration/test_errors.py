@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi.testclient import TestClient
 
@@ -107,6 +108,20 @@ def test_unexpected_errors_are_problem_json_500_with_request_id(api: Api) -> Non
     body = assert_problem(response, 500)
     assert body["request_id"] == response.headers["x-request-id"]
     assert "missing-table" not in json.dumps(body)
+
+
+def test_openapi_documents_every_path_parameter_once(api: Api) -> None:
+    # Path parameters are read by the endpoints and documented through openapi_extra
+    # (api/deps.py): a route that forgot would publish an invalid document.
+    spec = api.call("GET", "/openapi.json", user=None).json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        templated = set(re.findall(r"{([^}]+)}", path))
+        for method, operation in operations.items():
+            documented = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+            assert sorted(documented) == sorted(templated), (method, path, documented)
+            checked += len(documented)
+    assert checked >= 5
 
 
 def test_openapi_documents_problem_responses(api: Api) -> None:
