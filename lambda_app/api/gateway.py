@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Coroutine
@@ -24,18 +25,24 @@ from mangum import Mangum
 from mangum.handlers.api_gateway import HTTPGateway
 from mangum.types import ASGI, LambdaContext, LambdaEvent, Message, Scope
 
+from lambda_app.api.errors import PROBLEM_JSON, problem_body
+
 logger = logging.getLogger("lambda_app.api")
 
 _FAILED = (500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error")
 
 
+_NOT_AN_HTTP_EVENT = json.dumps(
+    problem_body(400, "This function only handles API Gateway HTTP events"), separators=(",", ":")
+)
+
+
 def _not_an_http_event() -> dict[str, Any]:
     return {
         "statusCode": 400,
-        "headers": {"content-type": "application/problem+json"},
+        "headers": {"content-type": PROBLEM_JSON},
         "isBase64Encoded": False,
-        "body": '{"type":"about:blank","title":"Bad Request","status":400,'
-        '"detail":"This function only handles API Gateway HTTP events"}',
+        "body": _NOT_AN_HTTP_EVENT,
     }
 
 
