@@ -15,6 +15,7 @@ import os
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from infra_helpers import REPO_ROOT, LocalAsset
@@ -59,6 +60,32 @@ def test_deploy_target_asset(target_asset: Path) -> None:
     assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped"
 
 
+def _run_on_asset(local_asset: LocalAsset, probe: str, **env: str) -> Any:
+    """Run ``probe`` on the asset's interpreter, seeing only the asset and the SDK (as Lambda's
+    /var/task, then /var/runtime); the JSON it printed last."""
+    paths = [str(local_asset.task), str(local_asset.runtime)]
+    result = subprocess.run(
+        # -I: no user site, no PYTHON* variables, no cwd on sys.path; -S: no site-packages;
+        # -B: never write bytecode (Lambda's code directory is read-only).
+        [
+            local_asset.python,
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            f"import sys; sys.path[:0] = {paths!r}\n" + probe,
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        cwd=local_asset.task.parent,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_asset_imports_and_serves_in_a_clean_interpreter(local_asset: LocalAsset) -> None:
     asset, sdk = local_asset.task, local_asset.runtime
     _assert_pruned(asset)
@@ -73,7 +100,6 @@ def test_asset_imports_and_serves_in_a_clean_interpreter(local_asset: LocalAsset
     probe = textwrap.dedent(
         f"""
         import importlib.util, json, sys
-        sys.path[:0] = [{str(asset)!r}, {str(sdk)!r}]  # Lambda: /var/task, then /var/runtime
         import lambda_app.main as main
         assert main.__file__.startswith({str(asset)!r}), main.__file__
         assert main.__cached__ and __import__("os").path.exists(main.__cached__)
@@ -105,28 +131,16 @@ def test_asset_imports_and_serves_in_a_clean_interpreter(local_asset: LocalAsset
         print(json.dumps({{"openapi": document["openapi"], "paths": len(document["paths"])}}))
         """
     )
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "TABLE_NAME": "x",
-        "CURSOR_SECRET": "test-cursor-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": "order-api",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    result = subprocess.run(
-        # -I: no user site, no PYTHON* variables, no cwd on sys.path; -S: no site-packages;
-        # -B: never write bytecode (Lambda's code directory is read-only).
-        [local_asset.python, "-I", "-S", "-B", "-c", probe],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=asset.parent,
-        timeout=120,
-        check=False,
+    summary = _run_on_asset(
+        local_asset,
+        probe,
+        TABLE_NAME="x",
+        CURSOR_SECRET="test-cursor-secret",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_LAMBDA_FUNCTION_NAME="order-api",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["openapi"].startswith("3.")
     assert summary["paths"] > 0
 
@@ -139,7 +153,6 @@ def test_the_lambda_adapter_keeps_its_promises_on_the_assets_python(
     probe = textwrap.dedent(
         f"""
         import importlib, sys
-        sys.path[:0] = [{str(local_asset.task)!r}, {str(local_asset.runtime)!r}]
         sys.path.append({str(REPO_ROOT)!r})  # for the tests package only: the app is the asset's
         checks = importlib.import_module("tests.lambda.gateway_checks")
         assert checks.LambdaAdapter.__module__ == "lambda_app.api.gateway"
@@ -147,16 +160,6 @@ def test_the_lambda_adapter_keeps_its_promises_on_the_assets_python(
         checks.main()
         """
     )
-    result = subprocess.run(
-        [local_asset.python, "-I", "-S", "-B", "-c", probe],
-        capture_output=True,
-        text=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        cwd=local_asset.task.parent,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = _run_on_asset(local_asset, probe)
     assert summary["passed"], "no check ran"
     assert summary["eager"] is (tuple(map(int, local_asset.python_version.split("."))) >= (3, 13))
