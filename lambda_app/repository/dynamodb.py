@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -250,7 +251,7 @@ class DynamoRepository:
                     }
                 }
             )
-        reasons = self._transact(transact, token=order.id)
+        reasons = self._transact(transact)
         if reasons is None:
             return
         if reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -340,7 +341,7 @@ class DynamoRepository:
         transact += [
             self._stock_update(line.sku, line.quantity, order.updated_at) for line in order.items
         ]
-        reasons = self._transact(transact, token=f"{order.id}-v{order.version}")
+        reasons = self._transact(transact)
         if reasons is None:
             return
         if reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -409,14 +410,18 @@ class DynamoRepository:
             update["ExpressionAttributeValues"][":need"] = {"N": str(-delta)}
         return {"Update": update}
 
-    def _transact(self, items: list[dict[str, Any]], token: str) -> list[dict[str, Any]] | None:
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """Run a transaction; None on success, else the per-item cancellation reasons."""
         try:
             # The token makes the SDK's own retries of this exact call idempotent (10 minutes).
+            # One per call, never derived from the items: two requests deciding the same change
+            # at once (two cancels of one order) would share it, and DynamoDB answers the second
+            # IdempotentParameterMismatchException (their timestamps differ) or, worse, replays
+            # the first's success to it. Found on DynamoDB Local; moto ignores tokens.
             self._call(
                 self._client.transact_write_items,
                 TransactItems=items,
-                ClientRequestToken=token[:36],
+                ClientRequestToken=str(uuid.uuid4()),
             )
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":
