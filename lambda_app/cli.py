@@ -37,10 +37,10 @@ def _serve(args: argparse.Namespace) -> int:
     # Local credentials only: nothing here may reach a real AWS account by accident.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    # A SIGTERM (or a closed terminal) ends the process through `finally`, which stops the
-    # embedded DynamoDB; uvicorn re-raises the SIGTERM it handled, and Python's default action
-    # would end the process on the spot.
-    for number in (signal.SIGTERM, signal.SIGHUP):
+    # Ctrl-C, SIGTERM or a closed terminal end the process through `finally`, which stops the
+    # embedded DynamoDB, without a traceback. uvicorn re-raises the signal it handled once it has
+    # shut down: Python's default for SIGTERM would end the process on the spot.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, _exit_on_signal)
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
     if endpoint and args.dynamodb:

@@ -27,11 +27,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"TABLE_NAME", "CURSOR_SECRET"}}
+    data = tmp_path_factory.mktemp("serve-data")  # not the repository's .build: a fresh catalog
     process = subprocess.Popen(
-        [str(ORDER_API), "serve", "--port", str(port)],
+        [str(ORDER_API), "serve", "--port", str(port), "--data-dir", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
