@@ -243,6 +243,11 @@ class DynamoDBLocal:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def version(self) -> str:
+        """The release it says it is at start-up ("3.3.1"), or "unknown"."""
+        match = re.search(r"Version:\s*(\S+)", self.output())
+        return match.group(1) if match else "unknown"
+
     def exited(self) -> bool:
         return self._process is None or self._process.poll() is not None
 
