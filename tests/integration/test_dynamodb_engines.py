@@ -16,14 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from lambda_app.domain.errors import StaleWrite
 from lambda_app.repository.dynamodb import DynamoRepository
 from lambda_app.repository.schema import create_table_input
+from lambda_app.repository.tables import ensure_table
 from lambda_app.service.clock import utcnow
-from tests.conftest import Api
+from tests import engines
+from tests.conftest import REGION, Api
 from tests.engines import BOTH_ENGINES
 
 pytestmark = [BOTH_ENGINES]
@@ -241,6 +244,60 @@ def test_consumed_capacity(engine: str, dynamodb: Any, table_name: str) -> None:
             ],
             1.0,
         )
+
+
+def test_transaction_capacity_counts_items_of_equal_consumption_once(
+    engine: str, dynamodb: Any, table_name: str
+) -> None:
+    # DynamoDB bills 2 write units per item (up to 1 KB) of a transaction: 3 small puts are 6.
+    # DynamoDB Local adds up equal per-item figures once (2), different ones each (2 + 6 = 8
+    # for a small and a 3 KB item). bench/capacity.py counts transactions per item for this.
+    def transaction(*sizes: int) -> Any:
+        puts = [
+            {"Put": {"TableName": table_name, "Item": item(f"t{i}-{size}", d={"S": "x" * size})}}
+            for i, size in enumerate(sizes)
+        ]
+        answer = dynamodb.transact_write_items(TransactItems=puts, ReturnConsumedCapacity="TOTAL")
+        return [c["CapacityUnits"] for c in answer["ConsumedCapacity"]]
+
+    equal, different = transaction(10, 10, 10), transaction(10, 3000)
+    if engine == "moto":
+        assert (equal, different) == ([], [])
+    else:
+        assert (equal, different) == ([2.0], [8.0])
+
+
+def test_reading_a_stream_from_an_iterator_taken_before_its_first_record(
+    engine: str, dynamodb: Any, table_name: str
+) -> None:
+    # Lambda's mapping starts at TRIM_HORIZON. DynamoDB Local numbers stream records across
+    # all its tables: once another table is written before this one's first record, that
+    # iterator reads "past the oldest record" (tests/lambda/table_stream.py takes it later).
+    # moto answers no DescribeStream at all: stream records come from DynamoDB Local only.
+    streams = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=_endpoint(dynamodb))
+
+    def first_read() -> None:
+        arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+        [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        other = engines.unique_table("other")
+        ensure_table(dynamodb, other)
+        try:
+            dynamodb.put_item(TableName=other, Item=item("elsewhere"))
+            dynamodb.put_item(TableName=table_name, Item=item("here"))
+            streams.get_records(ShardIterator=iterator)
+        finally:
+            dynamodb.delete_table(TableName=other)
+
+    read = outcome(first_read)
+    assert read == per_engine(engine, moto="404", local="TrimmedDataAccessException")
+
+
+def _endpoint(client: Any) -> str | None:
+    url = client.meta.endpoint_url
+    return None if "amazonaws.com" in url else str(url)
 
 
 # -- where both differ from DynamoDB -----------------------------------------------------------
