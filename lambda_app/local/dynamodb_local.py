@@ -196,6 +196,9 @@ class DynamoDBLocal:
             stdout=self._output,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent(),  # one prctl call, its function bound before the fork
+            # Out of the terminal's process group: Ctrl-C reaches the server, which drains its
+            # requests and then stops the JVM, instead of both going down at once.
+            start_new_session=True,
         )
         return self
 

@@ -142,7 +142,7 @@ def mug_stock(base: str) -> int:
     return int(httpx.get(f"{base}/products/MUG-LOGO", headers=ALICE).json()["stock"])
 
 
-def test_two_runs_in_a_row_keep_the_catalog_and_the_orders_and_stop_dynamodb_local(
+def test_runs_in_a_row_keep_the_catalog_and_the_orders_and_always_stop_dynamodb_local(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / ".build" / "dynamodb-local"  # the default, under the working directory
@@ -183,6 +183,25 @@ def test_two_runs_in_a_row_keep_the_catalog_and_the_orders_and_stop_dynamodb_loc
         port = again.dynamodb_local_port()
         assert again.stop(signal.SIGTERM) == 128 + signal.SIGTERM
     assert not listening(port)
+    assert jvms_using(data) == []
+
+    # A third run that cannot start its API (the port is taken) stops DynamoDB Local too.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = subprocess.run(
+            [str(ORDER_API), "serve", "--port", str(taken.getsockname()[1])],
+            cwd=tmp_path,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    assert done.returncode != 0, done.stdout
+    match = re.search(r"DynamoDB Local \(AWS's engine\) at http://127\.0\.0\.1:(\d+)", done.stdout)
+    assert match, done.stdout + done.stderr
+    assert not listening(int(match.group(1)))
     assert jvms_using(data) == []
 
 
@@ -228,24 +247,3 @@ def test_impossible_requests_are_refused_clearly(
     assert done.returncode == 2, done
     assert message in done.stderr
     assert "Traceback" not in done.stderr
-
-
-def test_dynamodb_local_stops_when_the_api_cannot_start(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run(
-            [str(ORDER_API), "serve", "--port", str(port), "--data-dir", str(tmp_path / "db")],
-            cwd=tmp_path,
-            env=environment(),
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-    assert done.returncode != 0, done.stdout
-    assert "DynamoDB Local (AWS's engine)" in done.stdout
-    local_port = int(re.findall(r"at http://127\.0\.0\.1:(\d+)", done.stdout)[0])
-    assert not listening(local_port)
-    assert jvms_using(tmp_path / "db") == []
