@@ -13,12 +13,6 @@ elsewhere this module is skipped and says why.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dev-server")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():
@@ -38,7 +32,6 @@ if not CHROMIUM.is_file():
     )
 playwright = pytest.importorskip("playwright.sync_api")
 
-ORDER_API = Path(sys.executable).with_name("order-api")
 # Known to work headless on these machines; the rest keep Chromium from calling home.
 FLAGS = [
     "--no-sandbox",
@@ -49,6 +42,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SHOPPER = "docs-browser-shopper"  # this test's own customer on the shared server
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 ORDER = {
     "items": [{"sku": "MUG-LOGO", "quantity": 1}],
@@ -60,45 +54,6 @@ ORDER = {
         "country": "DE",
     },
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """`order-api serve` started as `make run` starts it, on a free loopback port."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"TABLE_NAME", "CURSOR_SECRET"}}
-    process = subprocess.Popen(
-        [str(ORDER_API), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "order-api serve exited"
-            assert time.monotonic() < deadline, "order-api serve did not come up"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class Browser:
@@ -159,16 +114,16 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
             context.close()
 
 
-def test_sign_in_list_and_place_an_order_from_docs(base_url: str, browser: Browser) -> None:
+def test_sign_in_list_and_place_an_order_from_docs(dev_server: str, browser: Browser) -> None:
     page = browser.page
-    page.goto(f"{base_url}/docs")
+    page.goto(f"{dev_server}/docs")
     page.locator(".swagger-ui .info .title").wait_for()
     assert "Order API" in page.locator(".swagger-ui .info .title").inner_text()
 
     # Authorize with the dev identity: the X-Dev-User scheme.
     page.locator("button.authorize").first.click()
     dev_user = page.locator(".auth-container").filter(has_text="Name: X-Dev-User")
-    dev_user.locator("input").fill("alice")
+    dev_user.locator("input").fill(SHOPPER)
     dev_user.locator("button.authorize").click()
     dev_user.locator("h6", has_text="Authorized").wait_for()
     page.locator(".auth-container button.btn-done").first.click()
@@ -184,8 +139,8 @@ def test_sign_in_list_and_place_an_order_from_docs(base_url: str, browser: Brows
     placing.locator("textarea.body-param__text").fill(json.dumps(ORDER))
     assert browser.execute(placing) == 201
 
-    # The order is alice's: the browser's Authorize reached the server.
-    orders = httpx.get(f"{base_url}/orders", headers={"X-Dev-User": "alice"}).json()["items"]
+    # The order is the signed-in shopper's: the browser's Authorize reached the server.
+    orders = httpx.get(f"{dev_server}/orders", headers={"X-Dev-User": SHOPPER}).json()["items"]
     assert [order["items"][0]["sku"] for order in orders] == ["MUG-LOGO"]
 
     assert browser.errors == []
