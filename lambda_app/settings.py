@@ -14,6 +14,13 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+_LOOPBACK_HTTP = (
+    "http://127.0.0.1:",
+    "http://127.0.0.1/",
+    "http://localhost:",
+    "http://localhost/",
+)
+
 
 def running_in_lambda() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
@@ -80,8 +87,12 @@ class Settings(BaseModel):
                 "go together: set all three or none"
             )
         for url in given[1:]:
-            if url and not url.startswith("https://"):
-                raise ValueError(f"OAuth endpoints must be https:// URLs, got {url!r}")
+            # Plain http only on this machine (a local authorization server), as Cognito allows
+            # for callback URLs.
+            if url and not url.startswith(("https://", *_LOOPBACK_HTTP)):
+                raise ValueError(
+                    f"OAuth endpoints must be https:// URLs (or on loopback), got {url!r}"
+                )
         return self
 
     @property
