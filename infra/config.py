@@ -9,14 +9,20 @@
 | ``snapstart``    | ``true``: SnapStart on the API function, invoked through alias live | ``false`` |
 | ``alarm_email``  | an address subscribed (email) to the alarm topic                    | unset     |
 | ``log_level``    | ``LOG_LEVEL`` of both functions (DEBUG, INFO, WARNING, ERROR)       | ``INFO``  |
+| ``target``       | ``aws``, or ``local``: the same stack for a local AWS emulator      | ``aws``   |
 
 Everything else follows from the stage: prod keeps data (RETAIN, deletion protection) and logs
 longer; dev is disposable (DESTROY). Names are prefixed with the stage so both can share an
 account.
+
+``target=local`` deploys this same app into a local AWS emulator (``make stack``). Everything it
+changes is a named property of ``StageConfig`` below, each with its reason; nothing else in the
+stack looks at the target.
 """
 
 from __future__ import annotations
 
+import platform
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +31,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
 STAGES = ("dev", "prod")
+TARGETS = ("aws", "local")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # CloudWatch namespace of the EMF metrics (lambda_app/observability/metrics.py); the stage is
 # part of it so dev traffic never shows up on prod's alarms and dashboard.
@@ -61,6 +68,21 @@ class StageConfig:
     snapstart: bool = False
     alarm_email: str | None = None
     log_level: str = "INFO"
+    target: str = "aws"
+
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def asset_platform(self) -> str:
+        """The CPU the Lambda asset's binary wheels are built for: Graviton (aarch64) in AWS.
+        Local switch: the emulator runs functions on this machine's own interpreter, so the asset
+        must carry wheels for this machine's CPU (an aarch64 pydantic_core does not load on an
+        x86_64 host)."""
+        if self.is_local:
+            return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+        return "aarch64"
 
     @property
     def is_prod(self) -> bool:
@@ -133,7 +155,11 @@ class StageConfig:
         log_level = str(node.try_get_context("log_level") or "INFO").strip().upper()
         if log_level not in LOG_LEVELS:
             raise ValueError(f"context 'log_level' must be one of {LOG_LEVELS}, got {log_level!r}")
+        target = str(node.try_get_context("target") or "aws").strip()
+        if target not in TARGETS:
+            raise ValueError(f"context 'target' must be one of {TARGETS}, got {target!r}")
         return cls(
+            target=target,
             stage=stage,
             cors_origins=origins,
             jwt_issuer=str(issuer) if issuer else None,
