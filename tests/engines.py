@@ -9,8 +9,8 @@
   its own.
 
 Set ``TEST_DYNAMODB_LOCAL_URL`` yourself to run the suite against a DynamoDB Local you started.
-Where Java 17+ is missing, every ``local`` test fails saying so; ``TEST_ENGINES=moto`` skips
-them instead (an explicit choice, never a silent one).
+Where Java 17+ is missing, the run stops at once saying so; ``TEST_ENGINES=moto`` skips the
+``local`` tests instead (an explicit choice, never a silent one).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from lambda_app.local.dynamodb_local import DynamoDBLocal, Unavailable
 
 ENGINES = ("moto", "local")
 URL_VARIABLE = "TEST_DYNAMODB_LOCAL_URL"
-MISSING_VARIABLE = "TEST_DYNAMODB_LOCAL_MISSING"
 ONLY_MOTO = os.environ.get("TEST_ENGINES") == "moto"
 
 # Run a test module on both engines: ``pytestmark = [BOTH_ENGINES]``.
@@ -41,8 +40,10 @@ def start_for_run(config: pytest.Config) -> None:
     try:
         _launched = DynamoDBLocal().start()
     except Unavailable as missing:
-        os.environ[MISSING_VARIABLE] = str(missing)
-        return
+        raise pytest.UsageError(
+            f"{missing}, which the tests on DynamoDB Local use. Install Java 17+, or set "
+            "TEST_ENGINES=moto to skip those tests."
+        ) from None
     os.environ[URL_VARIABLE] = _launched.endpoint_url
 
 
@@ -59,9 +60,7 @@ def local_endpoint() -> str:
     if ONLY_MOTO:
         pytest.skip("TEST_ENGINES=moto")
     url = os.environ.get(URL_VARIABLE)
-    if not url:
-        missing = os.environ.get(MISSING_VARIABLE, "it was not started")
-        pytest.fail(f"DynamoDB Local cannot run: {missing} (TEST_ENGINES=moto skips these tests)")
+    assert url, "DynamoDB Local was not started (tests/conftest.py: pytest_configure)"
     return url
 
 
