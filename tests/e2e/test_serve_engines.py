@@ -20,7 +20,8 @@ import pytest
 
 from tests.conftest import ADDRESS
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
+# No xdist group: every test has its own process, port and data, so either worker may run it.
+pytestmark = [pytest.mark.slow]
 
 ORDER_API = Path(sys.executable).with_name("order-api")
 ALICE = {"X-Dev-User": "alice"}
