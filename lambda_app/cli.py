@@ -6,6 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    from lambda_app.local.expiry_loop import ExpiryLoop
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -46,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, client)
     if embedded is not None:
         seed_catalog(app.state.services.products)
+    expiry = _expiry_loop(client, settings.table_name)
     base = f"http://{args.host}:{args.port}"
     print(
         f"Order API on {base} (DynamoDB: {'embedded ' if embedded else ''}{endpoint}, table "
@@ -55,15 +64,27 @@ def _serve(args: argparse.Namespace) -> int:
         f"        curl -s {base}/orders -H 'X-Dev-User: alice' -H 'Content-Type: application/json' "
         """-d '{"items":[{"sku":"MUG-LOGO","quantity":1}],"shipping_address":{"name":"Alice","""
         """"line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}'\n"""
-        f"  Staff: add -H 'X-Dev-Groups: admin'",
+        f"  Staff: add -H 'X-Dev-Groups: admin'\n"
+        f"  Reservations: a PENDING order holds its stock {settings.reservation_minutes} min "
+        "(RESERVATION_MINUTES); expired ones are cancelled every 30 s",
         flush=True,
     )
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
+        expiry.stop()
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _expiry_loop(client: DynamoDBClient, table_name: str) -> ExpiryLoop:
+    """The scheduled expiry job's run, every 30 s in a thread of this process."""
+    from lambda_app.local.expiry_loop import ExpiryLoop
+    from lambda_app.repository.dynamodb import DynamoRepository
+    from lambda_app.service.expiry import ReservationExpiry
+
+    return ExpiryLoop(ReservationExpiry(DynamoRepository(client, table_name))).start()
 
 
 def _create_table(args: argparse.Namespace) -> int:
@@ -90,7 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's own)")
     create.set_defaults(run=_create_table)
     args = parser.parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except ValidationError as error:
+        # A setting out of range (RESERVATION_MINUTES=0): say which and why, then stop.
+        for problem in error.errors():
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            name = ".".join(str(part) for part in problem["loc"])
+            print(
+                f"order-api: {message if name in message else f'{name}: {message}'}",
+                file=sys.stderr,
+            )
+        return 2
     return result
 
 
