@@ -415,3 +415,29 @@ def test_an_expiry_whose_answer_was_lost_is_not_released_again(
         2,
     )
     assert stock(api, "MUG") == 10
+
+
+def indexed(dynamodb: Any) -> set[str]:
+    """The order ids in the reservation index, every shard."""
+    return {
+        item["PK"]["S"].removeprefix("ORDER#")
+        for shard in range(keys.SHARDS)
+        for item in dynamodb.query(
+            TableName=TABLE,
+            IndexName=GSI4.name,
+            KeyConditionExpression="GSI4PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.reservation_partition(shard)}},
+        )["Items"]
+    }
+
+
+def test_only_orders_that_hold_stock_are_in_the_reservation_index(
+    api: Api, dynamodb: Any, job: Callable[..., ExpiryReport]
+) -> None:
+    api.add_product("MUG", stock=10)
+    pending, confirmed, cancelled = (placed(api)["id"] for _ in range(3))
+    assert confirm(api, confirmed).status_code == 200
+    assert api.call("POST", f"/orders/{cancelled}/cancel").status_code == 200
+    assert indexed(dynamodb) == {pending}
+    assert job().expired == 1
+    assert indexed(dynamodb) == set()
