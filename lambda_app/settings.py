@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from lambda_app.domain.models import MAX_RESERVATION, MIN_RESERVATION
+from lambda_app.domain.models import reservation_window
 
 
 def running_in_lambda() -> bool:
@@ -84,18 +84,11 @@ class Settings(_FromEnvironment):
     @field_validator("reservation_minutes", mode="before")
     @classmethod
     def _whole_minutes_in_range(cls, value: Any) -> int:
-        low, high = _minutes(MIN_RESERVATION), _minutes(MAX_RESERVATION)
-        text = str(value).strip()
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise ValueError(
-                f"RESERVATION_MINUTES must be a whole number of minutes from {low} to {high}, "
-                f"got {value!r}"
-            )
-        return int(text)
+        return reservation_window(value) // timedelta(minutes=1)
 
     @property
     def reservation(self) -> timedelta:
-        return timedelta(minutes=self.reservation_minutes)
+        return reservation_window(self.reservation_minutes)
 
     @model_validator(mode="after")
     def _guard_lambda(self) -> Settings:
@@ -105,7 +98,3 @@ class Settings(_FromEnvironment):
             if "CURSOR_SECRET" not in os.environ:
                 raise ValueError("CURSOR_SECRET must be provided by the stack in AWS Lambda")
         return self
-
-
-def _minutes(value: timedelta) -> int:
-    return int(value.total_seconds() // 60)

@@ -209,6 +209,7 @@ class Api(Construct):
                 "ADMIN_GROUP": admin_group,
                 "METRICS_NAMESPACE": config.metrics_namespace,
                 "LOG_LEVEL": config.log_level,
+                "RESERVATION_MINUTES": str(config.reservation_minutes),
             },
             # SnapStart (``-c snapstart=true``) snapshots the initialized function when a
             # version is published and restores new environments from it instead of running

@@ -30,8 +30,19 @@ NEXT_STATUS: Mapping[OrderStatus, OrderStatus] = {
 CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED})
 
 # How long a PENDING order may hold its stock (RESERVATION_MINUTES): the contract's bounds.
-MIN_RESERVATION = timedelta(minutes=1)
-MAX_RESERVATION = timedelta(minutes=1440)
+MIN_RESERVATION_MINUTES = 1
+MAX_RESERVATION_MINUTES = 1440
+
+
+def reservation_window(minutes: object, setting: str = "RESERVATION_MINUTES") -> timedelta:
+    """The window a setting's value (text or a number) names: whole minutes, 1..1440."""
+    text = str(minutes).strip()
+    low, high = MIN_RESERVATION_MINUTES, MAX_RESERVATION_MINUTES
+    if isinstance(minutes, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(
+            f"{setting} must be a whole number of minutes from {low} to {high}, got {minutes!r}"
+        )
+    return timedelta(minutes=int(text))
 
 
 class CancellationReason(StrEnum):
