@@ -441,3 +441,19 @@ def test_only_orders_that_hold_stock_are_in_the_reservation_index(
     assert indexed(dynamodb) == {pending}
     assert job().expired == 1
     assert indexed(dynamodb) == set()
+
+
+def test_the_openapi_document_documents_both_fields(api: Api) -> None:
+    document = api.call("GET", "/openapi.json", user=None).json()
+    schemas = document["components"]["schemas"]
+    order_out = schemas["OrderOut"]
+    assert {"expires_at", "cancellation_reason"} <= set(order_out["required"])
+    expires = order_out["properties"]["expires_at"]
+    assert {"type": "string", "format": "date-time"} in expires["anyOf"]
+    assert {"type": "null"} in expires["anyOf"]
+    assert "PENDING" in expires["description"]
+    reason = order_out["properties"]["cancellation_reason"]
+    (ref,) = [option["$ref"] for option in reason["anyOf"] if "$ref" in option]
+    assert schemas[ref.rsplit("/", 1)[-1]]["enum"] == ["customer", "staff", "expired"]
+    assert {"type": "null"} in reason["anyOf"]
+    assert "expired" in reason["description"]
