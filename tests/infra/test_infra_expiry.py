@@ -170,3 +170,11 @@ def test_the_reservation_window_is_set_per_stage_from_context(tmp_path: Path) ->
 def test_a_reservation_window_out_of_range_stops_the_synth(value: Any) -> None:
     with pytest.raises(ValueError, match=r"reservation_minutes.*from 1 to 1440"):
         StageConfig.from_context(FakeNode(reservation_minutes=value))
+
+
+def test_every_alarm_reads_at_most_ten_metrics(dev_json: dict[str, Any]) -> None:
+    """CloudWatch's hard limit for a metric math alarm; the table-throttles alarm reads two per
+    index (read and write), so the reservation index brought it to exactly ten."""
+    for name, alarm in _alarms(dev_json).items():
+        stats = [m for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        assert len(stats) <= 10, name
