@@ -10,14 +10,20 @@
 | ``alarm_email``  | an address subscribed (email) to the alarm topic                    | unset     |
 | ``log_level``    | ``LOG_LEVEL`` of both functions (DEBUG, INFO, WARNING, ERROR)       | ``INFO``  |
 | ``reservation_minutes`` | how long a PENDING order holds its stock, 1..1440 (``RESERVATION_MINUTES``) | ``30`` |
+| ``target``       | ``aws``, or ``local``: the same stack for a local AWS emulator      | ``aws``   |
 
 Everything else follows from the stage: prod keeps data (RETAIN, deletion protection) and logs
 longer; dev is disposable (DESTROY). Names are prefixed with the stage so both can share an
 account.
+
+``target=local`` deploys this same app into a local AWS emulator (``make stack``). Everything it
+changes is a named property of ``StageConfig`` below, each with its reason; nothing else in the
+stack looks at the target.
 """
 
 from __future__ import annotations
 
+import platform
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +35,7 @@ from aws_cdk import aws_logs as logs
 from lambda_app.domain.models import reservation_window
 
 STAGES = ("dev", "prod")
+TARGETS = ("aws", "local")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # CloudWatch namespace of the EMF metrics (lambda_app/observability/metrics.py); the stage is
 # part of it so dev traffic never shows up on prod's alarms and dashboard.
@@ -65,7 +72,22 @@ class StageConfig:
     snapstart: bool = False
     alarm_email: str | None = None
     log_level: str = "INFO"
+    target: str = "aws"
     reservation_minutes: int = 30
+
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def asset_platform(self) -> str:
+        """The CPU the Lambda asset's binary wheels are built for: Graviton (aarch64) in AWS.
+        Local switch: the emulator runs functions on this machine's own interpreter, so the asset
+        must carry wheels for this machine's CPU (an aarch64 pydantic_core does not load on an
+        x86_64 host)."""
+        if self.is_local:
+            return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+        return "aarch64"
 
     @property
     def is_prod(self) -> bool:
@@ -139,7 +161,11 @@ class StageConfig:
         if log_level not in LOG_LEVELS:
             raise ValueError(f"context 'log_level' must be one of {LOG_LEVELS}, got {log_level!r}")
         minutes = _reservation_minutes(node.try_get_context("reservation_minutes"))
+        target = str(node.try_get_context("target") or "aws").strip()
+        if target not in TARGETS:
+            raise ValueError(f"context 'target' must be one of {TARGETS}, got {target!r}")
         return cls(
+            target=target,
             stage=stage,
             cors_origins=origins,
             jwt_issuer=str(issuer) if issuer else None,

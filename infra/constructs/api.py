@@ -18,7 +18,13 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group, function_role
+from infra.constructs.compute import (
+    RUNTIME,
+    acknowledge_runtime,
+    architecture,
+    function_log_group,
+    function_role,
+)
 from lambda_app.repository import schema
 
 HANDLER = "lambda_app.main.handler"
@@ -180,7 +186,7 @@ class Api(Construct):
             function_name=function_name,
             description="order API: FastAPI + Mangum",
             runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            architecture=architecture(config),
             handler=HANDLER,
             code=code,
             # Memory is the CPU dial: Lambda allocates CPU in proportion to memory, one full vCPU
@@ -222,6 +228,7 @@ class Api(Construct):
             if config.snapstart
             else None,
         )
+        acknowledge_runtime(self.function)
 
         # What API Gateway invokes. With SnapStart: the alias ``live`` on the version this
         # deploy published (the snapshot lives on that version). Without it: the function

@@ -18,7 +18,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group, function_role
+from infra.constructs.compute import (
+    RUNTIME,
+    acknowledge_runtime,
+    architecture,
+    function_log_group,
+    function_role,
+)
 
 HANDLER = "lambda_app.events.stream.handler"
 
@@ -111,7 +117,7 @@ class OrderEvents(Construct):
             function_name=function_name,
             description="order events: DynamoDB stream to EventBridge",
             runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            architecture=architecture(config),
             handler=HANDLER,
             code=code,
             # I/O-bound (PutEvents); no FastAPI import. 512 MB keeps the cold start short.
@@ -128,6 +134,7 @@ class OrderEvents(Construct):
                 "LOG_LEVEL": config.log_level,
             },
         )
+        acknowledge_runtime(self.function)
         self.function.add_event_source(
             sources.DynamoEventSource(
                 table,

@@ -31,7 +31,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.compute import ARCHITECTURE, RUNTIME, function_log_group, function_role
+from infra.constructs.compute import (
+    RUNTIME,
+    acknowledge_runtime,
+    architecture,
+    function_log_group,
+    function_role,
+)
 from lambda_app.repository import schema
 
 HANDLER = "lambda_app.jobs.expire_reservations.handler"
@@ -93,7 +99,7 @@ class ReservationExpiry(Construct):
             function_name=function_name,
             description="reservation expiry: cancels PENDING orders whose hold ran out",
             runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            architecture=architecture(config),
             handler=HANDLER,
             code=code,
             # I/O-bound (one transaction per order) and no FastAPI import; 512 MB keeps the
@@ -109,6 +115,7 @@ class ReservationExpiry(Construct):
                 "LOG_LEVEL": config.log_level,
             },
         )
+        acknowledge_runtime(self.function)
         # The next scheduled run is the retry; a retried run would only overlap it.
         self.function.configure_async_invoke(retry_attempts=0, max_event_age=SCHEDULE)
         self.schedule = events.Rule(

@@ -59,7 +59,7 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
 
 
 # The Lambda runtime's Python first; older ones only build a stand-in asset for local runs.
-LOCAL_PYTHON_VERSIONS = ("3.14", "3.13", "3.12")
+LOCAL_PYTHON_VERSIONS = ("3.13", "3.12")
 
 
 @dataclass(frozen=True)

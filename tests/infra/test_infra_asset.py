@@ -1,7 +1,7 @@
 """The Lambda asset, built by infra/bundling.py exactly as `cdk synth` builds it.
 
 Two builds (pip's cache under .build/ keeps them to a few seconds each):
-- the deploy target (arm64, CPython 3.14): what is in it, and its size;
+- the deploy target (arm64, CPython 3.13, the runtime's): what is in it, and its size;
 - this machine's platform (x86_64, the newest of CPython 3.14/3.13/3.12 installed, with
   bytecode; the session-scoped ``local_asset`` fixture, shared with test_infra_rie.py), imported
   and invoked in a clean interpreter that sees nothing but the asset (and the SDK, as Lambda's
@@ -21,6 +21,7 @@ import pytest
 from infra_helpers import REPO_ROOT, LocalAsset
 
 from infra import bundling
+from infra.constructs.compute import RUNTIME_PYTHON_VERSION
 
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.slow]
 
@@ -46,8 +47,8 @@ def target_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bundling.build_asset(
         asset,
         platform="aarch64",
-        python_version="3.14",
-        compile_with=bundling.find_interpreter("3.14"),
+        python_version=RUNTIME_PYTHON_VERSION,
+        compile_with=bundling.find_interpreter(RUNTIME_PYTHON_VERSION),
     )
     return asset
 
@@ -55,7 +56,7 @@ def target_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_deploy_target_asset(target_asset: Path) -> None:
     _assert_pruned(target_asset)
     (extension,) = (target_asset / "pydantic_core").glob("_pydantic_core.*.so")
-    assert "cpython-314-aarch64-linux-gnu" in extension.name
+    assert "cpython-313-aarch64-linux-gnu" in extension.name
     _, zipped = bundling.zipped_size(target_asset)
     assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped"
 

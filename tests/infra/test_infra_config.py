@@ -86,8 +86,23 @@ def test_snapstart_flag(value: Any, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     "context",
-    [{"snapstart": "maybe"}, {"alarm_email": "not-an-address"}, {"log_level": "LOUD"}],
+    [
+        {"snapstart": "maybe"},
+        {"alarm_email": "not-an-address"},
+        {"log_level": "LOUD"},
+        {"target": "cloud"},
+    ],
 )
 def test_rejects_bad_options(context: dict[str, Any]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the messages are for humans
         StageConfig.from_context(FakeNode(**context))
+
+
+def test_the_asset_is_built_for_graviton_in_aws_and_for_this_machine_locally() -> None:
+    import platform
+
+    assert StageConfig.from_context(FakeNode()).asset_platform == "aarch64"
+    local = StageConfig.from_context(FakeNode(target="local"))
+    assert local.is_local
+    host = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    assert local.asset_platform == host

@@ -107,7 +107,7 @@ def test_names_are_prefixed_by_stage(dev_json: dict[str, Any], prod_json: dict[s
 # --- compute ----------------------------------------------------------------------------------
 
 
-def test_functions_arm64_newest_python_traced_one_asset(dev_json: dict[str, Any]) -> None:
+def test_functions_arm64_python313_traced_one_asset(dev_json: dict[str, Any]) -> None:
     functions = resources(dev_json, "AWS::Lambda::Function")
     assert {f["Properties"]["Handler"] for f in functions.values()} == {
         API_HANDLER,
@@ -117,7 +117,7 @@ def test_functions_arm64_newest_python_traced_one_asset(dev_json: dict[str, Any]
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"]
-        assert props["Runtime"] == "python3.14"
+        assert props["Runtime"] == "python3.13"
         assert props["TracingConfig"] == {"Mode": "Active"}
     assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
     api = function(dev_json, API_HANDLER)["Properties"]
