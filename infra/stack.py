@@ -42,8 +42,7 @@ class OrderServiceStack(cdk.Stack):
             "Api",
             config=config,
             table=self.data.table,
-            authorizer=self.auth.authorizer,
-            admin_group=self.auth.admin_group,
+            auth=self.auth,
             code=code,
         )
         self.events = OrderEvents(self, "Events", config=config, table=self.data.table, code=code)

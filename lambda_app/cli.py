@@ -47,7 +47,10 @@ def _serve(args: argparse.Namespace) -> int:
     if embedded is not None:
         endpoint = embedded.endpoint_url
     settings = Settings(
-        AWS_ENDPOINT_URL_DYNAMODB=endpoint, ORDER_API_DEV_AUTH=True, ORDER_API_OFFLOAD=True
+        AWS_ENDPOINT_URL_DYNAMODB=endpoint,
+        ORDER_API_DEV_AUTH=True,
+        ORDER_API_OFFLOAD=True,
+        ORDER_API_DOCS_OFFLINE=True,
     )
     client = make_client(settings.region, endpoint)
     ensure_table(client, settings.table_name)

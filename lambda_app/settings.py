@@ -27,6 +27,13 @@ from pydantic import (
 
 from lambda_app.domain.models import reservation_window
 
+_LOOPBACK_HTTP = (
+    "http://127.0.0.1:",
+    "http://127.0.0.1/",
+    "http://localhost:",
+    "http://localhost/",
+)
+
 
 def running_in_lambda() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
@@ -70,6 +77,19 @@ class Settings(_FromEnvironment):
     )
     # X-Dev-User/X-Dev-Groups identity; only `order-api serve` turns it on.
     dev_auth: bool = Field(default=False, validation_alias="ORDER_API_DEV_AUTH")
+    # Swagger UI's and ReDoc's scripts served by this process from the `fastapi-offline`
+    # package (the local extra) rather than from a CDN; `order-api serve` turns it on.
+    docs_offline: bool = Field(default=False, validation_alias="ORDER_API_DOCS_OFFLINE")
+    # Sign-in on /docs (OAuth 2.0 authorization code with PKCE), documented in the OpenAPI
+    # document and configured in Swagger UI; the stack sets these from its Cognito hosted login.
+    # Documentation only: tokens are verified by API Gateway's JWT authorizer, never here.
+    docs_oauth_client_id: str | None = Field(default=None, validation_alias="DOCS_OAUTH_CLIENT_ID")
+    docs_oauth_authorization_url: str | None = Field(
+        default=None, validation_alias="DOCS_OAUTH_AUTHORIZATION_URL"
+    )
+    docs_oauth_token_url: str | None = Field(default=None, validation_alias="DOCS_OAUTH_TOKEN_URL")
+    # Space-separated, as OAuth 2.0 writes them.
+    docs_oauth_scopes: str = Field(default="openid", validation_alias="DOCS_OAUTH_SCOPES")
     idempotency_ttl_seconds: int = Field(
         default=24 * 3600, ge=24 * 3600, validation_alias="IDEMPOTENCY_TTL_SECONDS"
     )
@@ -89,6 +109,32 @@ class Settings(_FromEnvironment):
     @property
     def reservation(self) -> timedelta:
         return reservation_window(self.reservation_minutes)
+
+    @model_validator(mode="after")
+    def _oauth_all_or_nothing(self) -> Settings:
+        given = [
+            self.docs_oauth_client_id,
+            self.docs_oauth_authorization_url,
+            self.docs_oauth_token_url,
+        ]
+        if any(given) and not all(given):
+            raise ValueError(
+                "DOCS_OAUTH_CLIENT_ID, DOCS_OAUTH_AUTHORIZATION_URL and DOCS_OAUTH_TOKEN_URL "
+                "go together: set all three or none"
+            )
+        for url in given[1:]:
+            # Plain http only on this machine (a local authorization server), as Cognito allows
+            # for callback URLs.
+            if url and not url.startswith(("https://", *_LOOPBACK_HTTP)):
+                raise ValueError(
+                    f"OAuth endpoints must be https:// URLs (or on loopback), got {url!r}"
+                )
+        return self
+
+    @property
+    def docs_oauth(self) -> bool:
+        """Whether /docs offers sign-in through the OAuth 2.0 authorization server."""
+        return bool(self.docs_oauth_client_id)
 
     @model_validator(mode="after")
     def _guard_lambda(self) -> Settings:

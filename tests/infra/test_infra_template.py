@@ -12,7 +12,13 @@ from lambda_app.repository import schema
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-PUBLIC_ROUTE_KEYS = {"GET /health", "GET /docs", "GET /redoc", "GET /openapi.json"}
+PUBLIC_ROUTE_KEYS = {
+    "GET /health",
+    "GET /docs",
+    "GET /docs/oauth2-redirect",
+    "GET /redoc",
+    "GET /openapi.json",
+}
 PRIVATE_ROUTE_KEYS = {
     f"{method} {path}"
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -136,6 +142,11 @@ def test_function_environment(dev_json: dict[str, Any]) -> None:
         "METRICS_NAMESPACE",
         "LOG_LEVEL",
         "RESERVATION_MINUTES",
+        # Sign-in on /docs: tests/infra/test_infra_docs_login.py
+        "DOCS_OAUTH_CLIENT_ID",
+        "DOCS_OAUTH_AUTHORIZATION_URL",
+        "DOCS_OAUTH_TOKEN_URL",
+        "DOCS_OAUTH_SCOPES",
     }
     assert env["TABLE_NAME"] == {"Ref": table_id}
     assert env["RESERVATION_MINUTES"] == "30"
