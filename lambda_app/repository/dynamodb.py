@@ -349,7 +349,7 @@ class DynamoRepository:
         the index is eventually consistent, the orders are read as they are now. Orders that
         are gone or no longer due by then are left out. Shards take turns, one page each.
         """
-        cutoff = {":pk": {"S": ""}, ":now": {"S": rfc3339(now)}}
+        cutoff = {"S": rfc3339(now)}
         starts: dict[int, dict[str, Any] | None] = dict.fromkeys(range(keys.SHARDS))
         while starts:
             for shard, start in list(starts.items()):
@@ -359,8 +359,8 @@ class DynamoRepository:
                     "KeyConditionExpression": "#pk = :pk AND #sk <= :now",
                     "ExpressionAttributeNames": {"#pk": GSI4.partition_key, "#sk": GSI4.sort_key},
                     "ExpressionAttributeValues": {
-                        **cutoff,
                         ":pk": {"S": keys.reservation_partition(shard)},
+                        ":now": cutoff,
                     },
                     "ScanIndexForward": True,
                     "Limit": page_size,
