@@ -90,6 +90,23 @@ def _expiry_loop(client: DynamoDBClient, table_name: str) -> ExpiryLoop:
     return ExpiryLoop(ReservationExpiry(DynamoRepository(client, table_name))).start()
 
 
+def _add_deadlines(args: argparse.Namespace) -> int:
+    from lambda_app.repository.client import make_client
+    from lambda_app.repository.dynamodb import DynamoRepository
+    from lambda_app.service.expiry import ReservationExpiry
+    from lambda_app.settings import Settings
+
+    settings = Settings()
+    endpoint = args.endpoint_url or settings.dynamodb_endpoint_url
+    repository = DynamoRepository(make_client(settings.region, endpoint), settings.table_name)
+    added = ReservationExpiry(repository).add_deadlines(settings.reservation)
+    print(
+        f"{added} PENDING orders in {settings.table_name} got a reservation deadline "
+        f"(placed + {settings.reservation_minutes} min)"
+    )
+    return 0
+
+
 def _create_table(args: argparse.Namespace) -> int:
     from lambda_app.repository.client import make_client
     from lambda_app.repository.tables import ensure_table
@@ -113,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     create = commands.add_parser("create-table", help="create the table (idempotent)")
     create.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's own)")
     create.set_defaults(run=_create_table)
+    adopt = commands.add_parser(
+        "add-reservation-deadlines",
+        help="once after upgrading: give PENDING orders placed before reservations expired a "
+        "deadline (placed + RESERVATION_MINUTES)",
+    )
+    adopt.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's own)")
+    adopt.set_defaults(run=_add_deadlines)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

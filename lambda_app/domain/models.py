@@ -151,6 +151,17 @@ class Order:
             )
         return self._cancelled(now, CancellationReason.EXPIRED)
 
+    def with_deadline(self, window: timedelta, now: datetime) -> Order:
+        """A PENDING order placed before reservations expired, given the deadline it would have
+        had: placed + ``window`` (already past for an order older than the window)."""
+        if self.status is not OrderStatus.PENDING or self.expires_at is not None:
+            raise InvalidTransition(
+                self.status, f"Order is {self.status}; it has no reservation to add"
+            )
+        return replace(
+            self, expires_at=self.created_at + window, updated_at=now, version=self.version + 1
+        )
+
     def _cancelled(self, now: datetime, reason: CancellationReason) -> Order:
         if self.status not in CANCELLABLE:
             raise InvalidTransition(

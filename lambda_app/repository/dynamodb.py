@@ -383,6 +383,33 @@ class DynamoRepository:
                 due = [order for order in orders if order.reservation_expired(now)]
                 yield sorted(due, key=lambda order: (order.expires_at, order.id))
 
+    def pending_without_deadline(self, page_size: int) -> Iterator[list[Order]]:
+        """PENDING orders written before reservations expired (no ``reserved_until``), a page per
+        shard of the status index at a time. A one-off: it reads every PENDING order (the filter
+        saves bytes sent, not capacity), which is why the expiry job never does this."""
+        for shard in range(keys.SHARDS):
+            params: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": GSI3.name,
+                "KeyConditionExpression": "#pk = :pk",
+                "FilterExpression": "attribute_not_exists(#deadline)",
+                "ExpressionAttributeNames": {
+                    "#pk": GSI3.partition_key,
+                    "#deadline": codec.RESERVED_UNTIL,
+                },
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": keys.status_partition(OrderStatus.PENDING.value, shard)}
+                },
+                "Limit": page_size,
+            }
+            while True:
+                response = self._call(self._client.query, **params)
+                yield [codec.item_to_order(item) for item in response.get("Items", [])]
+                following = response.get("LastEvaluatedKey")
+                if not following:
+                    break
+                params["ExclusiveStartKey"] = following
+
     # -- listing orders ---------------------------------------------------------------------
 
     def list_customer_orders(

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from lambda_app.domain.errors import ConcurrentUpdate, StaleWrite, StoreUnavailable
 from lambda_app.domain.models import Order
@@ -95,6 +96,24 @@ class ReservationExpiry:
             logger.warning("reservation expiry throttled; the rest waits for the next run")
             report.stopped_early = True
         return report
+
+    def add_deadlines(self, window: timedelta) -> int:
+        """Once, after upgrading (``order-api add-reservation-deadlines``): give every PENDING
+        order placed before reservations expired the deadline it would have had, placed +
+        ``window``, so the job releases it too (at its next run, if that is already past).
+        Each is a conditional write on the version read: an order changed meanwhile is skipped
+        (run it again). Returns how many orders got a deadline."""
+        added = 0
+        for page in self._repository.pending_without_deadline(PAGE_SIZE):
+            for order in page:
+                try:
+                    self._repository.save_order(
+                        order.with_deadline(window, self._clock()), order.version
+                    )
+                except StaleWrite:
+                    continue
+                added += 1
+        return added
 
     def _expire(self, order: Order, report: ExpiryReport) -> None:
         now = self._clock()

@@ -18,8 +18,9 @@ import botocore.session
 import pytest
 from fastapi.testclient import TestClient
 
+from lambda_app import cli
 from lambda_app.api.app import create_app
-from lambda_app.domain.timestamps import parse_rfc3339
+from lambda_app.domain.timestamps import parse_rfc3339, rfc3339
 from lambda_app.repository import keys
 from lambda_app.repository.client import make_client
 from lambda_app.repository.dynamodb import DynamoRepository
@@ -457,3 +458,39 @@ def test_the_openapi_document_documents_both_fields(api: Api) -> None:
     assert schemas[ref.rsplit("/", 1)[-1]]["enum"] == ["customer", "staff", "expired"]
     assert {"type": "null"} in reason["anyOf"]
     assert "expired" in reason["description"]
+
+
+def test_orders_placed_before_reservations_expired_get_a_deadline_once(
+    api: Api, dynamodb: Any, job: Callable[..., ExpiryReport], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.add_product("MUG", stock=10)
+    old, recent, current = (placed(api, "MUG", n)["id"] for n in (2, 3, 1))
+    two_hours_ago = rfc3339(utcnow() - timedelta(hours=2))
+    for order_id, created_at in ((old, two_hours_ago), (recent, None)):
+        # As such an order was stored: no deadline, no reservation index entry.
+        changes = {"UpdateExpression": "REMOVE reserved_until, GSI4PK, GSI4SK"}
+        if created_at is not None:  # and, for one of them, placed two hours ago
+            changes = {
+                "UpdateExpression": changes["UpdateExpression"] + " SET created_at = :c",
+                "ExpressionAttributeValues": {":c": {"S": created_at}},
+            }
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"PK": {"S": f"ORDER#{order_id}"}, "SK": {"S": "ORDER"}},
+            **changes,
+        )
+    assert indexed(dynamodb) == {current}
+
+    assert cli.main(["add-reservation-deadlines"]) == 0
+    assert "2 PENDING orders" in capsys.readouterr().out
+    for order_id in (old, recent):
+        got = order(api, order_id)
+        window = parse_rfc3339(got["expires_at"]) - parse_rfc3339(got["created_at"])
+        assert (window, got["version"]) == (timedelta(minutes=30), 2)
+    assert order(api, current)["version"] == 1
+    assert cli.main(["add-reservation-deadlines"]) == 0  # once is all
+    assert "0 PENDING orders" in capsys.readouterr().out
+    # The job releases the one whose deadline has passed, and only that one.
+    assert job(timedelta(0)).expired == 1
+    assert order(api, old)["cancellation_reason"] == "expired"
+    assert stock(api, "MUG") == 10 - 3 - 1

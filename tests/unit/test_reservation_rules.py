@@ -109,3 +109,15 @@ def test_the_window_defaults_to_30_minutes() -> None:
 def test_a_window_out_of_range_is_refused_naming_the_setting(value: object) -> None:
     with pytest.raises(ValidationError, match="RESERVATION_MINUTES must be a whole number"):
         Settings(RESERVATION_MINUTES=value)
+
+
+def test_an_order_without_a_deadline_can_be_given_the_one_it_would_have_had() -> None:
+    now = PLACED + timedelta(hours=2)
+    given = pending(expires_at=None).with_deadline(timedelta(minutes=30), now)
+    assert (given.expires_at, given.version, given.updated_at) == (DEADLINE, 2, now)
+    assert given.reservation_expired(now)
+    with pytest.raises(InvalidTransition):
+        pending().with_deadline(timedelta(minutes=30), now)  # it has one already
+    confirmed = pending(expires_at=None).moved_to(OrderStatus.CONFIRMED, now)
+    with pytest.raises(InvalidTransition):
+        confirmed.with_deadline(timedelta(minutes=30), now)
