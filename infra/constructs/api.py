@@ -153,7 +153,7 @@ class Api(Construct):
         self.log_group = function_log_group(self, "FunctionLogs", config, function_name)
 
         # Exactly what the code needs: no managed policies, no wildcard actions.
-        index_arns = [f"{table.table_arn}/index/{index.name}" for index in schema.INDEXES]
+        index_arns = [f"{table.table_arn}/index/{index.name}" for index in schema.LIST_INDEXES]
         role = function_role(
             self,
             "FunctionRole",
@@ -164,7 +164,7 @@ class Api(Construct):
                     sid="Table", actions=list(TABLE_ACTIONS), resources=[table.table_arn]
                 ),
                 # Each GSI by name rather than index/*: no wildcard to justify, and the list
-                # follows schema.INDEXES.
+                # follows schema.LIST_INDEXES (the reservation index is the expiry job's).
                 iam.PolicyStatement(
                     sid="Indexes", actions=list(INDEX_ACTIONS), resources=index_arns
                 ),
@@ -216,6 +216,7 @@ class Api(Construct):
                 "ADMIN_GROUP": auth.admin_group,
                 "METRICS_NAMESPACE": config.metrics_namespace,
                 "LOG_LEVEL": config.log_level,
+                "RESERVATION_MINUTES": str(config.reservation_minutes),
             },
             # SnapStart (``-c snapstart=true``) snapshots the initialized function when a
             # version is published and restores new environments from it instead of running

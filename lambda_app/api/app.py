@@ -76,7 +76,9 @@ def create_app(settings: Settings, client: DynamoDBClient | None = None) -> Fast
     )
     app.state.services = Services(
         products=ProductService(repository, cursors),
-        orders=OrderService(repository, cursors, settings.idempotency_ttl_seconds),
+        orders=OrderService(
+            repository, cursors, settings.idempotency_ttl_seconds, settings.reservation
+        ),
         admin_group=settings.admin_group,
         dev_auth=settings.dev_auth,
         offload=settings.offload_blocking_calls,

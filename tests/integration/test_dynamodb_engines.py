@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambda_app.domain.errors import StaleWrite
+from lambda_app.domain.models import Caller
 from lambda_app.repository.dynamodb import DynamoRepository
 from lambda_app.repository.schema import create_table_input
 from lambda_app.repository.tables import ensure_table
@@ -136,9 +137,11 @@ def test_two_cancellations_decided_from_one_version_let_exactly_one_win(
     repository = DynamoRepository(dynamodb, table_name)
     order = repository.get_order(placed.json()["id"])
     assert order is not None
-    repository.save_cancellation(order.cancelled(utcnow()), order.version)
+    customer = Caller("alice")
+    repository.save_cancellation(order.cancelled(utcnow(), customer), order)
+    later = order.cancelled(utcnow() + timedelta(seconds=1), customer)
     with pytest.raises(StaleWrite):
-        repository.save_cancellation(order.cancelled(utcnow() + timedelta(seconds=1)), 1)
+        repository.save_cancellation(later, order)
     assert api.call("GET", "/products/MUG").json()["stock"] == 5  # returned once
 
 

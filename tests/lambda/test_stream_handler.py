@@ -1,7 +1,10 @@
 """``lambda_app.events.stream.handler`` fed the records DynamoDB Local's stream produces for real
 operations of the service (through the API, on a table of its own), against moto's EventBridge;
 events are read back through an SQS queue that a rule on the bus targets, as a consumer would
-receive them. Each operation produces exactly the event docs/events.md documents, or none."""
+receive them. Each operation produces exactly the event docs/events.md documents, or none
+(placing, status moves, cancels by the customer and by the expiry job, address and catalog
+changes, an expired Idempotency-Key replaced or deleted, an order written before reservations
+expired)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -17,9 +21,15 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
+from lambda_app.domain.models import Address, Caller, PlaceOrder
 from lambda_app.events import stream
 from lambda_app.events.changes import SOURCE
 from lambda_app.repository import keys
+from lambda_app.repository.dynamodb import DynamoRepository
+from lambda_app.service.clock import utcnow
+from lambda_app.service.cursors import CursorCodec
+from lambda_app.service.expiry import ReservationExpiry
+from lambda_app.service.orders import OrderService
 from tests import engines
 from tests.conftest import ADDRESS, REGION, Api
 
@@ -136,6 +146,8 @@ def expected_detail(order: dict[str, Any], old_status: str | None) -> dict[str, 
         "currency": order["currency"],
         "version": order["version"],
         "time": order["updated_at"],
+        "expires_at": order["expires_at"],
+        "cancellation_reason": order["cancellation_reason"],
     }
 
 
@@ -170,6 +182,7 @@ def test_placing_an_order_is_order_placed_and_its_stock_and_key_records_are_not(
     assert sent["detail-type"] == "OrderPlaced"
     assert sent["detail"] == expected_detail(order, None)
     assert sent["detail"]["total"] == 2 * 1250 + 800
+    assert sent["detail"]["expires_at"] is not None  # the reservation's deadline
     assert sent["time"] == order["updated_at"][:19] + "Z"  # EventBridge keeps whole seconds
     assert bus.put_events_calls == [1]
 
@@ -210,6 +223,62 @@ def test_cancelling_is_order_cancelled_and_the_stock_returned_is_not_an_event(
     assert sent["detail-type"] == "OrderCancelled"
     old = "CONFIRMED" if confirmed_first else "PENDING"
     assert sent["detail"] == expected_detail(cancelled, old)
+    assert (sent["detail"]["cancellation_reason"], sent["detail"]["expires_at"]) == (
+        "customer",
+        None,
+    )
+
+
+def test_an_expired_reservation_is_order_cancelled_with_reason_expired(
+    shop: Shop, bus: Bus
+) -> None:
+    # Placed through the service with its clock 5 minutes back and a 1-minute hold, then the
+    # expiry job's run (what the scheduled Lambda and `order-api serve` do) releases it.
+    repository = DynamoRepository(shop.dynamodb, shop.table_name)
+    placed_at = utcnow() - timedelta(minutes=5)
+    service = OrderService(
+        repository, CursorCodec(b"stream"), 86400, timedelta(minutes=1), clock=lambda: placed_at
+    )
+    request = PlaceOrder(lines=(("MUG", 2),), shipping_address=Address(**ADDRESS))
+    order_id = service.place(Caller("alice"), request, None).order.id
+    shop.stream.take()
+
+    assert ReservationExpiry(repository).run().expired == 1
+    records = shop.stream.take()
+    assert summary(records) == [("MODIFY", "ORDER"), ("MODIFY", "PRODUCT")]
+
+    sent = the_one_event(bus, records)
+    assert sent["detail-type"] == "OrderCancelled"
+    expired = shop.api.call("GET", f"/orders/{order_id}").json()
+    assert sent["detail"] == expected_detail(expired, "PENDING")
+    assert (sent["detail"]["cancellation_reason"], sent["detail"]["expires_at"]) == (
+        "expired",
+        None,
+    )
+
+
+def test_an_order_written_before_reservations_expired_still_reads(shop: Shop, bus: Bus) -> None:
+    # Such an order has no deadline and no reservation index entry: strip them from a new one,
+    # as the items written before the feature are, then confirm it.
+    order = shop.order(("MUG", 1))
+    shop.dynamodb.update_item(
+        TableName=shop.table_name,
+        Key={name: {"S": value} for name, value in keys.order_key(order["id"]).items()},
+        UpdateExpression="REMOVE "
+        + ", ".join(("reserved_until", *keys.RESERVATION_INDEX_ATTRIBUTES)),
+    )
+    shop.stream.take()
+    confirmed = shop.change(
+        "PATCH", f"/orders/{order['id']}", user="staff", admin=True, json={"status": "CONFIRMED"}
+    )
+    records = shop.stream.take()
+    assert summary(records) == [("MODIFY", "ORDER")]
+    assert "reserved_until" not in records["Records"][0]["dynamodb"]["OldImage"]
+
+    sent = the_one_event(bus, records)
+    assert sent["detail-type"] == "OrderStatusChanged"
+    assert sent["detail"] == expected_detail(confirmed, "PENDING")
+    assert (sent["detail"]["expires_at"], sent["detail"]["cancellation_reason"]) == (None, None)
 
 
 def test_an_address_change_publishes_nothing(shop: Shop, bus: Bus) -> None:
