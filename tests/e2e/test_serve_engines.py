@@ -9,7 +9,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,18 +18,12 @@ import httpx
 import pytest
 
 from tests.conftest import ADDRESS
+from tests.e2e.test_serve import ORDER_API, free_port, wait_healthy
 
 # No xdist group: every test has its own process, port and data, so either worker may run it.
 pytestmark = [pytest.mark.slow]
 
-ORDER_API = Path(sys.executable).with_name("order-api")
 ALICE = {"X-Dev-User": "alice"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(**changes: str | None) -> dict[str, str]:
@@ -81,13 +74,7 @@ class Serve:
         return int(match.group(1))
 
     def wait_healthy(self) -> None:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError(f"not healthy:\n{self.banner}")
+        wait_healthy(self.base)
 
     def stop(self, how: signal.Signals) -> int:
         if self.process.poll() is None:

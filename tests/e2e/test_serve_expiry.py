@@ -25,7 +25,7 @@ from lambda_app.service.clock import utcnow
 from lambda_app.service.cursors import CursorCodec
 from lambda_app.service.orders import OrderService
 from tests.conftest import REGION
-from tests.e2e.test_serve import ORDER_API, free_port
+from tests.e2e.test_serve import ORDER_API, free_port, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
 
@@ -69,13 +69,7 @@ def served() -> Iterator[tuple[str, dict[str, str], str]]:
             banner += process.stdout.readline()
         base = f"http://127.0.0.1:{port}"
         try:
-            while True:  # the banner comes just before uvicorn binds its port
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "order-api serve did not come up"
-                    time.sleep(0.1)
+            wait_healthy(base)
             yield base, ids, banner
         finally:
             process.send_signal(signal.SIGINT)
