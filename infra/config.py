@@ -10,6 +10,7 @@
 | ``alarm_email``  | an address subscribed (email) to the alarm topic                    | unset     |
 | ``log_level``    | ``LOG_LEVEL`` of both functions (DEBUG, INFO, WARNING, ERROR)       | ``INFO``  |
 | ``target``       | ``aws``, or ``local``: the same stack for a local AWS emulator      | ``aws``   |
+| ``allow_missing_bytecode`` | ``true``: a prod synth may ship an asset without bytecode | ``false`` |
 
 Everything else follows from the stage: prod keeps data (RETAIN, deletion protection) and logs
 longer; dev is disposable (DESTROY). Names are prefixed with the stage so both can share an
@@ -69,6 +70,7 @@ class StageConfig:
     alarm_email: str | None = None
     log_level: str = "INFO"
     target: str = "aws"
+    allow_missing_bytecode: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -87,6 +89,12 @@ class StageConfig:
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def requires_bytecode(self) -> bool:
+        """Prod refuses an asset without bytecode (every cold start would compile every module)
+        unless told otherwise; dev only warns (infra/bundling.py: no_bytecode)."""
+        return self.is_prod and not self.allow_missing_bytecode
 
     @property
     def stack_name(self) -> str:
@@ -167,4 +175,7 @@ class StageConfig:
             snapstart=_flag(node.try_get_context("snapstart"), "snapstart"),
             alarm_email=email,
             log_level=log_level,
+            allow_missing_bytecode=_flag(
+                node.try_get_context("allow_missing_bytecode"), "allow_missing_bytecode"
+            ),
         )
