@@ -1,18 +1,23 @@
 """Shared fixtures for the infrastructure tests.
 
-Everything here synthesizes in-process; jsii starts node once per worker (2-4 s) and every
-later synth costs a fraction of a second, so the templates are session-scoped and the tests
-all run in one xdist group (``pytest -n 2 --dist loadgroup``). So is ``local_asset``: the
-Lambda asset for this machine, built once and shared by every test that runs it.
+The templates synthesize in-process; jsii starts node once per worker (2-4 s) and every later
+synth costs a fraction of a second, so they are session-scoped and the tests all run in one
+xdist group (``pytest -n 2 --dist loadgroup``: a session fixture runs once per worker, and the
+group keeps every user of these on one worker). So are the assets: ``local_synth`` and
+``prod_synth`` are real ``npx cdk synth`` runs with bundling, once each per test run, and the
+tests read the asset directories those synths wrote (infra/assembly.py): the bytes ``cdk deploy``
+ships, never a build of the tests' own.
 """
 
 from __future__ import annotations
 
-import platform
+from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, LocalAsset, build, newest_local_python, template_of
+from infra_helpers import REPO_ROOT, LocalAsset, build, template_of
+
+from infra import assembly
 
 
 @pytest.fixture(scope="session")
@@ -51,32 +56,35 @@ def prod_json(prod_template: Any) -> dict[str, Any]:
     return prod_template.to_json()  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="session")
-def local_asset(tmp_path_factory: pytest.TempPathFactory) -> LocalAsset:
-    """The asset for this machine's architecture (x86_64), with bytecode compiled by the newest
-    of Python 3.14 (the runtime's), 3.13 and 3.12 that is installed; the SDK moved aside."""
-    from infra import bundling
-
+def _synth(tmp_path_factory: pytest.TempPathFactory, name: str, **context: str) -> Path:
     if not (REPO_ROOT / "lambda_app" / "main.py").is_file():
         pytest.skip("lambda_app/main.py does not exist yet")
-    if platform.machine() != "x86_64":
-        pytest.skip(f"builds x86_64 wheels and runs them: this machine is {platform.machine()}")
-    found = newest_local_python()
-    if found is None:
-        pytest.skip(
-            "needs a final CPython 3.14, 3.13 or 3.12 (python3.1x on PATH, pyenv, or "
-            "LAMBDA_BYTECODE_PYTHON) to build and run the asset for this machine"
-        )
-    version, python = found
-    work = tmp_path_factory.mktemp("asset-x86_64")
-    asset = LocalAsset(
-        task=work / "task", runtime=work / "runtime", python=python, python_version=version
+    outdir = tmp_path_factory.mktemp(name)
+    assembly.synth(outdir, context)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def local_synth(tmp_path_factory: pytest.TempPathFactory) -> assembly.FunctionAsset:
+    """``npx cdk synth -c target=local``: the asset for this machine's CPU, as deployed to a
+    local emulator (and the one this machine can run)."""
+    return assembly.the_asset(_synth(tmp_path_factory, "cdk-local", target="local"))
+
+
+@pytest.fixture(scope="session")
+def prod_synth(tmp_path_factory: pytest.TempPathFactory) -> assembly.FunctionAsset:
+    """``npx cdk synth -c stage=prod``: the asset AWS runs (arm64)."""
+    return assembly.the_asset(_synth(tmp_path_factory, "cdk-prod", stage="prod"))
+
+
+@pytest.fixture(scope="session")
+def local_asset(local_synth: assembly.FunctionAsset) -> LocalAsset:
+    """The local synth's asset and the runtime's interpreter (the one its bytecode is for)."""
+    from infra import bundling
+
+    python = bundling.bytecode_interpreter(local_synth.python_version)
+    if python is None:
+        pytest.skip(f"no CPython {local_synth.python_version} here to run the asset on")
+    return LocalAsset(
+        task=local_synth.directory, python=python, python_version=local_synth.python_version
     )
-    bundling.build_asset(
-        asset.task,
-        platform="x86_64",
-        python_version=version,
-        compile_with=python,
-        sdk_dir=asset.runtime,
-    )
-    return asset

@@ -58,29 +58,16 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
-# The Lambda runtime's Python first; older ones only build a stand-in asset for local runs.
-LOCAL_PYTHON_VERSIONS = ("3.13", "3.12")
-
-
 @dataclass(frozen=True)
 class LocalAsset:
-    """The asset built for this machine (x86_64) with bytecode, and the interpreter to run it.
+    """The asset a real ``cdk synth -c target=local`` produced (this machine's CPU), and an
+    interpreter of the runtime's Python version to run it on.
 
-    ``task`` is Lambda's /var/task (the asset); ``runtime`` holds the SDK the asset leaves out,
-    like /var/runtime: put it on the path after ``task``.
+    ``task`` is Lambda's /var/task: the asset directory itself (``cdk.out/asset.<hash>``). It
+    carries its own botocore, so nothing goes on the path after it but what Lambda's runtime
+    itself provides (the runtime interface client, for the emulator).
     """
 
     task: Path
-    runtime: Path
     python: str
     python_version: str
-
-
-def newest_local_python() -> tuple[str, str] | None:
-    """``(version, interpreter)`` for the newest of LOCAL_PYTHON_VERSIONS installed, or None."""
-    from infra.bundling import find_interpreter
-
-    for version in LOCAL_PYTHON_VERSIONS:
-        if found := find_interpreter(version):
-            return version, found
-    return None
