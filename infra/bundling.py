@@ -157,9 +157,10 @@ def uv_interpreter(python_version: str) -> str | None:
     try:
         result = subprocess.run(
             # --no-bin: nothing goes on the user's PATH; the bundler asks uv where it is.
-            [uv, "python", "install", "--no-bin", "--quiet", python_version],
+            [uv, "python", "install", "--no-bin", python_version],
             capture_output=True,
             text=True,
+            env={**os.environ, "NO_COLOR": "1"},
             timeout=900,
             check=False,
         )
@@ -167,7 +168,9 @@ def uv_interpreter(python_version: str) -> str | None:
         _log(f"uv python install {python_version} failed: {error}")
         return None
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        lines = result.stderr.strip().splitlines() or ["no output"]
+        # uv's first line says what failed, its last one the root cause (no network, say).
+        reason = lines[0].strip() + (f" ({lines[-1].strip()})" if len(lines) > 1 else "")
         _log(f"uv python install {python_version} failed: {reason}")
         return None
     return _uv_find(uv, python_version)
