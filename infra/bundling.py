@@ -196,7 +196,7 @@ def no_bytecode(python_version: str, *, refuse: bool) -> None:
     if refuse:
         raise BytecodeUnavailable(
             f"no Python {python_version} to compile the asset's bytecode with (none installed, "
-            f"and `uv python install {python_version}` failed): {cost}. Install Python "
+            f"and uv could not install one): {cost}. Install Python "
             f"{python_version} (python{python_version} on PATH, pyenv, or "
             "LAMBDA_BYTECODE_PYTHON=/path/to/python), or ship without bytecode anyway with "
             "-c allow_missing_bytecode=true."

@@ -18,7 +18,8 @@ import pytest
 from infra import assembly, bundling
 from infra.constructs.compute import RUNTIME_PYTHON_VERSION
 
-pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.slow]
+# Its own group: these synths share nothing with the infra group's, so the other worker runs them.
+pytestmark = [pytest.mark.xdist_group("bytecode"), pytest.mark.slow]
 
 VERSION = RUNTIME_PYTHON_VERSION
 TAG = "cpython-" + VERSION.replace(".", "")
