@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, LocalAsset, build, template_of
+from infra_helpers import REPO_ROOT, LocalAsset, SynthRun, build, no_python_environment, template_of
 
 from infra import assembly
+from infra.constructs.compute import RUNTIME_PYTHON_VERSION
 
 
 @pytest.fixture(scope="session")
@@ -56,25 +57,40 @@ def prod_json(prod_template: Any) -> dict[str, Any]:
     return prod_template.to_json()  # type: ignore[no-any-return]
 
 
-def _synth(tmp_path_factory: pytest.TempPathFactory, name: str, **context: str) -> Path:
+def _synth(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    env: dict[str, str] | None = None,
+    **context: str,
+) -> tuple[Path, str]:
     if not (REPO_ROOT / "lambda_app" / "main.py").is_file():
         pytest.skip("lambda_app/main.py does not exist yet")
     outdir = tmp_path_factory.mktemp(name)
-    assembly.synth(outdir, context)
-    return outdir
+    return outdir, assembly.synth(outdir, context, env=env).stderr
 
 
 @pytest.fixture(scope="session")
 def local_synth(tmp_path_factory: pytest.TempPathFactory) -> assembly.FunctionAsset:
     """``npx cdk synth -c target=local``: the asset for this machine's CPU, as deployed to a
-    local emulator (and the one this machine can run)."""
-    return assembly.the_asset(_synth(tmp_path_factory, "cdk-local", target="local"))
+    local emulator (and the one this machine can run). Bytecode by the Python 3.13 installed."""
+    outdir, _ = _synth(tmp_path_factory, "cdk-local", target="local")
+    return assembly.the_asset(outdir)
 
 
 @pytest.fixture(scope="session")
-def prod_synth(tmp_path_factory: pytest.TempPathFactory) -> assembly.FunctionAsset:
-    """``npx cdk synth -c stage=prod``: the asset AWS runs (arm64)."""
-    return assembly.the_asset(_synth(tmp_path_factory, "cdk-prod", stage="prod"))
+def prod_synth(tmp_path_factory: pytest.TempPathFactory) -> SynthRun:
+    """``npx cdk synth -c stage=prod``: the asset AWS runs (arm64). Synthesized where no Python
+    3.13 is installed and a fake uv "installs" one (a link to the real one): the same bytes, and
+    the bundler's uv branch exercised on the way (test_infra_bytecode.py)."""
+    from infra import bundling
+
+    real = bundling.find_interpreter(RUNTIME_PYTHON_VERSION)
+    if real is None:
+        pytest.skip(f"needs a CPython {RUNTIME_PYTHON_VERSION} for the fake uv to 'install'")
+    work = tmp_path_factory.mktemp("prod")
+    env, calls = no_python_environment(work, real)
+    outdir, stderr = _synth(tmp_path_factory, "cdk-prod", env=env, stage="prod")
+    return SynthRun(assembly.the_asset(outdir), stderr, calls.read_text().splitlines())
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_helpers import REPO_ROOT, LocalAsset
+from infra_helpers import REPO_ROOT, LocalAsset, SynthRun
 
 from infra import assembly, bundling
 from infra.constructs.compute import RUNTIME_PYTHON_VERSION
@@ -65,10 +65,11 @@ def _assert_contents(asset: Path) -> None:
     assert all(TAG in p.name for p in compiled), "bytecode for another Python version"
 
 
-def test_the_deployed_asset(prod_synth: assembly.FunctionAsset) -> None:
-    assert prod_synth.runtime == f"python{RUNTIME_PYTHON_VERSION}"
-    assert prod_synth.architecture == "arm64"
-    asset = prod_synth.directory
+def test_the_deployed_asset(prod_synth: SynthRun) -> None:
+    deployed = prod_synth.asset
+    assert deployed.runtime == f"python{RUNTIME_PYTHON_VERSION}"
+    assert deployed.architecture == "arm64"
+    asset = deployed.directory
     _assert_contents(asset)
     (extension,) = (asset / "pydantic_core").glob("_pydantic_core.*.so")
     assert f"{TAG}-aarch64-linux-gnu" in extension.name
@@ -76,14 +77,27 @@ def test_the_deployed_asset(prod_synth: assembly.FunctionAsset) -> None:
     assert zipped <= MAX_ZIPPED, f"{zipped / 2**20:.2f} MiB zipped"
 
 
+def test_uv_installs_the_interpreter_the_deployed_asset_is_compiled_by(
+    prod_synth: SynthRun,
+) -> None:
+    """prod_synth ran where no Python 3.13 is installed and uv (a fake on PATH) could install one:
+    the bundler asked it to, and compiled the asset with what it got (test_infra_bytecode.py has
+    the branches where uv fails)."""
+    assert f"python install --no-bin {RUNTIME_PYTHON_VERSION}" in prod_synth.uv_calls
+    assert not [line for line in prod_synth.stderr.splitlines() if "WARNING: no Python" in line]
+    asset = prod_synth.asset.directory
+    assert (asset / "lambda_app" / "__pycache__" / f"main.{TAG}.pyc").is_file()
+    assert (asset / "botocore" / "__pycache__" / f"client.{TAG}.pyc").is_file()
+
+
 def _files(root: Path) -> set[Path]:
     return {path.relative_to(root) for path in root.rglob("*") if path.is_file()}
 
 
 def test_the_local_asset_differs_from_the_deployed_one_only_in_platform_binaries(
-    local_synth: assembly.FunctionAsset, prod_synth: assembly.FunctionAsset
+    local_synth: assembly.FunctionAsset, prod_synth: SynthRun
 ) -> None:
-    local, deployed = local_synth.directory, prod_synth.directory
+    local, deployed = local_synth.directory, prod_synth.asset.directory
     assert local != deployed
     _assert_contents(local)
     local_files, deployed_files = _files(local), _files(deployed)
