@@ -19,7 +19,7 @@ from infra_helpers import no_python_environment
 from infra import assembly
 from infra.constructs.compute import RUNTIME_PYTHON_VERSION
 
-# Its own group: these synths share nothing with the infra group's, so the other worker runs them.
+# Its own group: these synths share nothing with the infra group's fixtures, so may run beside them.
 pytestmark = [pytest.mark.xdist_group("bytecode"), pytest.mark.slow]
 
 VERSION = RUNTIME_PYTHON_VERSION
