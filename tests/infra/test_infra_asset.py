@@ -182,6 +182,8 @@ def test_asset_imports_and_serves_in_a_clean_interpreter(local_asset: LocalAsset
         from lambda_app.events import stream  # the stream consumer, same asset
         assert stream.handler({{}}, Context()) == {{"batchItemFailures": []}}
         stream._publisher()  # its EventBridge client, from the asset's botocore
+        if importlib.util.find_spec("lambda_app.jobs.expire_reservations") is not None:
+            importlib.import_module("lambda_app.jobs.expire_reservations")  # the expiry job
         import botocore
         # Every module loaded came from the asset or the standard library: nothing else ran.
         stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
