@@ -63,8 +63,17 @@ SDK_SERVICES = ("dynamodb", "events")
 # - bin/: console scripts with this machine's shebang.
 # - idna: anyio imports it only inside its socket/TLS name resolution (anyio/_core/_sockets.py),
 #   which serves outgoing connections; the handler never opens one through anyio.
+# - annotated_types/test_cases.py: the package's test data; nothing imports it.
 # - .lock: uv's lock file for the target directory.
-PRUNE = ("bin", ".lock", "pydantic/v1", "pydantic/mypy.py", "anyio/pytest_plugin.py", "idna")
+PRUNE = (
+    "bin",
+    ".lock",
+    "pydantic/v1",
+    "pydantic/mypy.py",
+    "anyio/pytest_plugin.py",
+    "idna",
+    "annotated_types/test_cases.py",
+)
 # Parts of lambda_app that only `order-api serve` uses (the embedded moto server, the CLI): the
 # handler never imports them, and tests/infra imports the handler from the asset to prove it.
 APP_EXCLUDE = ("local", "cli.py")
