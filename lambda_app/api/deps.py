@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -98,6 +99,12 @@ class SignedInRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
+        if not self.dependencies and _takes_only_the_request(self.endpoint):
+            # Nothing for FastAPI to read, solve or serialize: call the endpoint itself. FastAPI's
+            # handler would still parse the query string and cookies, set up its dependency and
+            # telemetry bookkeeping and check the result, ~25 µs of a ~650 µs warm GET
+            # (`make bench`).
+            handle = self.endpoint
 
         async def signed_in(request: Request) -> Response:
             services = get_services(request)
@@ -107,6 +114,20 @@ class SignedInRoute(APIRoute):
             return await handle(request)
 
         return signed_in
+
+
+def _takes_only_the_request(endpoint: Callable[..., Any]) -> bool:
+    """Whether ``endpoint`` is ``async def name(request: Request) -> Response``."""
+    if not inspect.iscoroutinefunction(endpoint):
+        return False
+    signature = inspect.signature(endpoint, eval_str=True)
+    parameters = list(signature.parameters.values())
+    return (
+        len(parameters) == 1
+        and parameters[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        and parameters[0].annotation is Request
+        and signature.return_annotation is Response
+    )
 
 
 def session_of(request: Request) -> Session:
