@@ -76,7 +76,7 @@ def parse_groups(raw: object) -> set[str]:
         return {str(group) for group in raw}
     if isinstance(raw, str):
         # Also a JSON-encoded list ('["admin","ops"]'), as some authorizers stringify claims.
-        parts = re.split(r"[\s,]+", raw.strip().strip("[]"))
+        parts = raw.strip().strip("[]").replace(",", " ").split()
         return {group.strip("\"'") for group in parts if group.strip("\"'")}
     return set()
 
