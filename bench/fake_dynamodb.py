@@ -7,6 +7,7 @@ own client (created at import) carries it, exactly as it would carry the real tr
 from __future__ import annotations
 
 import json
+import zlib
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,7 @@ CUSTOMER = "bench-customer"
 SKUS = ("SKU-1", "SKU-2", "SKU-3")
 ORDER_ID = "01JD3A6R8Q4X5Y7Z9B2C4D6E8F"
 NOW = "2026-11-25T07:00:00.000Z"
+DEADLINE = "2026-11-25T07:30:00.000Z"
 calls: Counter[str] = Counter()
 
 
@@ -36,11 +38,20 @@ def _product(sku: str) -> dict[str, Any]:
 
 
 def _order(order_id: str) -> dict[str, Any]:
+    """A PENDING order as the service writes it: its list and reservation index keys, and the
+    reservation deadline."""
+    shard = zlib.crc32(order_id.encode()) % 4
     return {
         "PK": {"S": f"ORDER#{order_id}"},
         "SK": {"S": "ORDER"},
         "GSI1PK": {"S": f"CUSTOMER#{CUSTOMER}"},
         "GSI1SK": {"S": order_id},
+        "GSI2PK": {"S": f"CUSTOMER#{CUSTOMER}#PENDING"},
+        "GSI2SK": {"S": order_id},
+        "GSI3PK": {"S": f"STATUS#PENDING#{shard}"},
+        "GSI3SK": {"S": order_id},
+        "GSI4PK": {"S": f"RESERVATION#{shard}"},
+        "GSI4SK": {"S": DEADLINE},
         "type": {"S": "ORDER"},
         "id": {"S": order_id},
         "customer_id": {"S": CUSTOMER},
@@ -72,6 +83,7 @@ def _order(order_id: str) -> dict[str, Any]:
         "created_at": {"S": NOW},
         "updated_at": {"S": NOW},
         "version": {"N": "1"},
+        "reserved_until": {"S": DEADLINE},
     }
 
 

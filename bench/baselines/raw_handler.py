@@ -50,6 +50,10 @@ def _order_json(item: dict[str, Any]) -> dict[str, Any]:
         "created_at": item["created_at"]["S"],
         "updated_at": item["updated_at"]["S"],
         "version": int(item["version"]["N"]),
+        "expires_at": item["reserved_until"]["S"] if "reserved_until" in item else None,
+        "cancellation_reason": (
+            item["cancellation_reason"]["S"] if "cancellation_reason" in item else None
+        ),
     }
 
 
