@@ -1,0 +1,14 @@
+"""``make stack``: this CDK app deployed into a local AWS emulator (MiniStack) on 127.0.0.1.
+
+- ``emulator``: MiniStack's own environment (``.build/ministack/``, from
+  ``requirements/ministack.txt``) and its process: started on loopback, stopped with everything
+  it started.
+- ``cdk``: the CDK CLI (``node_modules/.bin/cdk``, from the npm lock) pointed at the emulator:
+  ``cdk bootstrap``, ``cdk deploy -c target=local``, the failed CloudFormation events of a
+  deploy that did not go through, and the stack's outputs with the API's local URL.
+- ``users``: the demo customer and staff member in the deployed user pool, and their tokens.
+- ``__main__``: the command itself (``python -m infra.local_stack``), which serves until Ctrl-C.
+
+What differs in the deployed template is decided in one place, ``infra/config.py``
+(``-c target=local``); this package only drives the CLI and the emulator.
+"""

@@ -1,0 +1,311 @@
+"""MiniStack, the local AWS emulator: its environment, and its process on 127.0.0.1.
+
+MiniStack runs every Python function with its own interpreter (``sys.executable``), whatever
+the function's ``Runtime`` says, and the function inherits that interpreter's ``sys.path``. So
+its environment (``.build/ministack/``) has two parts:
+
+- ``venv/``: a Python 3.13 venv (the functions' runtime version, ``infra/constructs/compute.py``)
+  holding only what Lambda's Python runtime adds to the standard library: the AWS SDK, at the
+  versions ``requirements/runtime.txt`` locks. MiniStack runs, and spawns functions, with this
+  interpreter, so a function sees its asset plus exactly that; a dependency missing from the
+  asset fails here as it would in Lambda.
+- ``lib/``: MiniStack and its own dependencies (``requirements/ministack.txt``), put on the
+  path of MiniStack's process only (``LAUNCHER``), never through the environment, which the
+  functions inherit.
+
+The process gets a clean environment, its own state and temporary directory (the functions'
+unpacked code goes there too), and its own process group, so ``stop()`` ends it and every
+function worker it started.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import bundling
+from infra.constructs.compute import RUNTIME_PYTHON_VERSION
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+HOME = bundling.REPO_ROOT / ".build" / "ministack"
+LOCK_FILE = bundling.REPO_ROOT / "requirements" / "ministack.txt"
+RUNTIME_LOCK_FILE = bundling.REPO_ROOT / bundling.RUNTIME_REQUIREMENTS
+# What the Lambda Python runtime provides besides the standard library (with its dependencies:
+# bundling.SDK_DISTRIBUTIONS), installed at the versions the runtime lock file pins.
+RUNTIME_SDK = "boto3"
+# Bump when the layout of the environment changes: part of its fingerprint.
+ENVIRONMENT_VERSION = "1"
+# MiniStack's own process: its packages on the path here only, then its usual entry point.
+LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from ministack.app import main; main()"
+# Variables MiniStack (and so every function) inherits from the caller; everything else is
+# set here. Lambda gives functions no user site-packages and no PYTHONPATH.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+READY_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 15
+
+
+class EmulatorError(RuntimeError):
+    """MiniStack could not be installed, started or kept to loopback."""
+
+
+class PortInUse(EmulatorError):
+    pass
+
+
+@dataclass(frozen=True)
+class Environment:
+    """MiniStack's environment under ``root`` (see the module docstring)."""
+
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "venv" / "bin" / "python"
+
+    @property
+    def lib(self) -> Path:
+        return self.root / "lib"
+
+    @property
+    def stamp(self) -> Path:
+        return self.root / ".installed"
+
+
+@contextmanager
+def exclusive(name: str, root: Path = HOME) -> Iterator[None]:
+    """One process at a time past this point (``make stack`` and ``make test`` may run at once)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / f".{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise EmulatorError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+
+
+def install(root: Path = HOME) -> Environment:
+    """The environment, (re)built from the lock files when they changed; fast when they did not."""
+    python = bundling.find_interpreter(RUNTIME_PYTHON_VERSION)
+    if python is None:
+        raise EmulatorError(
+            f"MiniStack runs the functions on its own interpreter, so it needs Python "
+            f"{RUNTIME_PYTHON_VERSION} (the functions' runtime) and none was found: install it "
+            f"(e.g. `pyenv install {RUNTIME_PYTHON_VERSION}`), put python{RUNTIME_PYTHON_VERSION} "
+            "on PATH, or set LAMBDA_BYTECODE_PYTHON to one."
+        )
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.is_file():
+        raise EmulatorError(f"{uv} is missing: run `make install` first")
+    env = Environment(root)
+    digest = hashlib.sha256()
+    for part in (ENVIRONMENT_VERSION, python, LOCK_FILE.read_text(), RUNTIME_LOCK_FILE.read_text()):
+        digest.update(str(part).encode() + b"\0")
+    fingerprint = digest.hexdigest()
+    with exclusive("install", root):
+        if env.stamp.is_file() and env.stamp.read_text() == fingerprint:
+            return env
+        print(f"Installing MiniStack into {root} ...", flush=True)
+        env.stamp.unlink(missing_ok=True)
+        for old in (root / "venv", env.lib):
+            shutil.rmtree(old, ignore_errors=True)
+        # No pip, no setuptools: Lambda's runtime offers functions neither.
+        _run([python, "-m", "venv", "--without-pip", str(root / "venv")])
+        pip = [str(uv), "pip", "install", "--quiet", "--python", str(env.python)]
+        _run([*pip, RUNTIME_SDK, "--constraint", str(RUNTIME_LOCK_FILE)])
+        _run([*pip, "--target", str(env.lib), "--requirement", str(LOCK_FILE)])
+        env.stamp.write_text(fingerprint)
+    return env
+
+
+def ensure_port_free(port: int) -> None:
+    """Raise PortInUse if anything holds ``port`` on loopback (or on every interface)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise PortInUse(
+                f"port {port} on {HOST} is already in use ({error.strerror}): another "
+                "`make stack` or emulator is running there. Stop it, or pick another port: "
+                "make stack ARGS='--port 4567'"
+            ) from None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class MiniStack:
+    """A running MiniStack; ``stop()`` ends it and everything it started."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pgid(self) -> int:
+        # Started as a session leader: its process group id is its pid.
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def processes(self) -> list[int]:
+        """Every live process in MiniStack's process group (itself and its function workers)."""
+        return group_members(self.pgid)
+
+    def stop(self) -> None:
+        """SIGTERM to the whole group, SIGKILL to whatever is left after STOP_TIMEOUT_S."""
+        _signal_group(self.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.pgid, signal.SIGKILL)
+            self.process.wait()
+        # Function workers end when MiniStack closes their stdin; make sure they did.
+        while members := group_members(self.pgid):
+            now = time.monotonic()
+            if now > deadline + 5:
+                raise EmulatorError(f"processes {members} of MiniStack's group did not end")
+            if now > deadline:
+                _signal_group(self.pgid, signal.SIGKILL)
+            time.sleep(0.1)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes whose process group is ``pgid``, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def environment(port: int, work_dir: Path) -> dict[str, str]:
+    """MiniStack's whole environment (the functions inherit it, plus their own variables)."""
+    state, tmp = work_dir / "state", work_dir / "tmp"
+    state.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {
+        **{name: os.environ[name] for name in INHERITED if name in os.environ},
+        # MiniStack binds every interface unless told otherwise.
+        "BIND_HOST": HOST,
+        "GATEWAY_PORT": str(port),
+        # Cognito's signing keys and other state; the functions' unpacked code and the pid
+        # file go to the temporary directory: all of it inside this run's work directory.
+        "STATE_DIR": str(state),
+        "TMPDIR": str(tmp),
+        # Its IoT service opens an MQTT (mTLS) listener on 0.0.0.0:8883 by default, and its
+        # Transfer service an SFTP one on 0.0.0.0; this stack uses neither.
+        "IOT_MTLS_ENABLED": "0",
+        "SFTP_ENABLED": "0",
+        "PYTHONNOUSERSITE": "1",
+    }
+
+
+def start(env: Environment, port: int, work_dir: Path) -> MiniStack:
+    """Start MiniStack on 127.0.0.1:``port`` and wait until it answers."""
+    ensure_port_free(port)
+    log = work_dir / "ministack.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(env.python), "-I", "-c", LAUNCHER, str(env.lib)],
+            cwd=work_dir,
+            env=environment(port, work_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    emulator = MiniStack(process=process, port=port, log=log)
+    try:
+        _wait_ready(emulator)
+    except BaseException:
+        emulator.stop()
+        raise
+    return emulator
+
+
+def _wait_ready(emulator: MiniStack) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not emulator.running():
+            raise EmulatorError(f"MiniStack exited at start:\n{emulator.log_tail()}")
+        try:
+            health = f"{emulator.endpoint}/_ministack/health"  # http://127.0.0.1 only
+            with urllib.request.urlopen(health, timeout=2):  # noqa: S310
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise EmulatorError(f"MiniStack did not answer in {READY_TIMEOUT_S} s:\n{emulator.log_tail()}")
+
+
+_SS_PIDS = re.compile(r"pid=(\d+)")
+
+
+def listeners(pids: list[int]) -> list[str]:
+    """The local addresses (``host:port``) on which any of ``pids`` listens, per ``ss -ltnp``
+    (TCP) and ``ss -lunp`` (UDP)."""
+    if shutil.which("ss") is None:
+        raise EmulatorError("`ss` (iproute2) is needed to check what MiniStack listens on")
+    wanted = set(pids)
+    found = []
+    for flags in ("-Hltnp", "-Hlunp"):
+        output = subprocess.run(
+            ["ss", flags], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        for line in output:
+            columns = line.split()
+            if len(columns) >= 4 and wanted & {int(p) for p in _SS_PIDS.findall(line)}:
+                found.append(columns[3])
+    return found
+
+
+def beyond_loopback(addresses: list[str]) -> list[str]:
+    """The addresses that are not on 127.0.0.0/8 or [::1]."""
+    return [
+        address
+        for address in addresses
+        if not (address.startswith("127.") or address.startswith("[::1]:"))
+    ]
