@@ -12,3 +12,9 @@
 What differs in the deployed template is decided in one place, ``infra/config.py``
 (``-c target=local``); this package only drives the CLI and the emulator.
 """
+
+import os
+
+# Importing the app's modules starts jsii, whose end-of-life banner for Node 20 says nothing about
+# the local stack (the tests silence it the same way, tests/infra/infra_helpers.py).
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
