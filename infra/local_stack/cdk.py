@@ -130,14 +130,14 @@ def deploy(endpoint: str, stack: str, work_dir: Path, out: TextIO | None = None)
         out,
     )
     if code != 0:
-        raise DeployError(_failure_report(endpoint, stack))
+        raise DeployError(failure_report(endpoint, stack))
     with exclusive("assets"):
         _keep_assets(assembly)
     outputs: dict[str, str] = json.loads(outputs_file.read_text())[stack]
     return outputs
 
 
-def _failure_report(endpoint: str, stack: str) -> str:
+def failure_report(endpoint: str, stack: str) -> str:
     """The failed CloudFormation events of ``stack``, oldest first."""
     try:
         events = client("cloudformation", endpoint).describe_stack_events(StackName=stack)
