@@ -19,7 +19,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -112,6 +113,14 @@ def banner(outputs: dict[str, str], outputs_file: Path) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """Prints how long a step took: the figures docs/deploy.md quotes come from these lines."""
+    started = time.monotonic()
+    yield
+    print(f"make stack: {what} in {time.monotonic() - started:.1f} s", flush=True)
+
+
 def _check_loopback(running: emulator.MiniStack) -> None:
     exposed = emulator.beyond_loopback(emulator.listeners(running.processes()))
     if exposed:
@@ -125,17 +134,21 @@ def serve(args: argparse.Namespace) -> int:
     wrote_outputs = False
     try:
         emulator.ensure_port_free(args.port)
-        env = emulator.install()
+        with _timed("MiniStack's environment ready"):
+            env = emulator.install()
         if own_work_dir:
             RUNS.mkdir(parents=True, exist_ok=True)
             work_dir = Path(tempfile.mkdtemp(dir=RUNS, prefix=f"{args.port}-"))
         work_dir.mkdir(parents=True, exist_ok=True)
         print(f"Starting MiniStack on {emulator.HOST}:{args.port} ...", flush=True)
-        running = emulator.start(env, args.port, work_dir)
+        with _timed("MiniStack started"):
+            running = emulator.start(env, args.port, work_dir)
         _check_loopback(running)
         endpoint = running.endpoint
-        cdk.bootstrap(endpoint)
-        outputs = cdk.local_outputs(endpoint, cdk.deploy(endpoint, STACK, work_dir))
+        with _timed("cdk bootstrap done"):
+            cdk.bootstrap(endpoint)
+        with _timed("cdk deploy done"):
+            outputs = cdk.local_outputs(endpoint, cdk.deploy(endpoint, STACK, work_dir))
         idp = cdk.client("cognito-idp", endpoint)
         for user in users.DEMO_USERS:
             users.create_user(idp, outputs["UserPoolId"], user)
@@ -162,7 +175,8 @@ def serve(args: argparse.Namespace) -> int:
             signal.signal(signum, signal.SIG_IGN)
         if running is not None:
             print("Stopping MiniStack ...", flush=True)
-            running.stop()
+            with _timed("MiniStack stopped"):
+                running.stop()
         if wrote_outputs:
             args.outputs.unlink(missing_ok=True)
         if own_work_dir and work_dir is not None:
