@@ -146,7 +146,7 @@ def serve(args: argparse.Namespace) -> int:
         _check_loopback(running)
         endpoint = running.endpoint
         with _timed("cdk bootstrap done"):
-            cdk.bootstrap(endpoint)
+            cdk.bootstrap(endpoint, work_dir)
         with _timed("cdk deploy done"):
             outputs = cdk.local_outputs(endpoint, cdk.deploy(endpoint, STACK, work_dir))
         idp = cdk.client("cognito-idp", endpoint)

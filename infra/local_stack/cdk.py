@@ -96,10 +96,28 @@ def run_cli(args: Sequence[str], endpoint: str, out: TextIO | None = None) -> in
         raise
 
 
-def bootstrap(endpoint: str, out: TextIO | None = None) -> None:
-    """The CDK CLI's own ``cdk bootstrap`` of the emulator's account and Region."""
-    if run_cli(["bootstrap", f"aws://{ACCOUNT}/{REGION}", *CONTEXT], endpoint, out) != 0:
+def bootstrap(endpoint: str, work_dir: Path, out: TextIO | None = None) -> None:
+    """The CDK CLI's own ``cdk bootstrap`` of the emulator's account and Region.
+
+    ``--app ""``: the environment is named, so the app need not be synthesized to find it
+    (that synth would cost ~15 s; ``deploy`` synthesizes anyway). cdk.json's context, the
+    bootstrap qualifier included, still applies. Its own ``--output`` too: the CLI locks the
+    cloud assembly directory, and the repository's ``cdk.out`` may be another CLI's.
+    """
+    args = [
+        "bootstrap",
+        f"aws://{ACCOUNT}/{REGION}",
+        "--app",
+        "",
+        "--output",
+        str(_assembly(work_dir)),
+    ]
+    if run_cli(args, endpoint, out) != 0:
         raise DeployError("cdk bootstrap failed (its output is above)")
+
+
+def _assembly(work_dir: Path) -> Path:
+    return work_dir / "cdk.out"
 
 
 def deploy(endpoint: str, stack: str, work_dir: Path, out: TextIO | None = None) -> dict[str, str]:
@@ -108,7 +126,7 @@ def deploy(endpoint: str, stack: str, work_dir: Path, out: TextIO | None = None)
     The cloud assembly goes to ``work_dir`` (one per run: runs never share one), seeded with the
     last asset built for this target so that an unchanged asset is not bundled again.
     """
-    assembly = work_dir / "cdk.out"
+    assembly = _assembly(work_dir)
     outputs_file = work_dir / "cdk-outputs.json"
     with exclusive("assets"):
         _seed_assets(assembly)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -281,24 +280,48 @@ def _wait_ready(emulator: MiniStack) -> None:
     raise EmulatorError(f"MiniStack did not answer in {READY_TIMEOUT_S} s:\n{emulator.log_tail()}")
 
 
-_SS_PIDS = re.compile(r"pid=(\d+)")
+def _socket_inodes(pids: list[int]) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # ended meanwhile
+            continue
+        for fd in fds:
+            with suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def _address(hex_address: str) -> str:
+    """``0100007F:1F90`` -> ``127.0.0.1:8080``; IPv6 as ``[::1]:8080`` (kernel byte order)."""
+    host, port = hex_address.split(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        return f"{socket.inet_ntop(socket.AF_INET, raw[::-1])}:{int(port, 16)}"
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return f"[{socket.inet_ntop(socket.AF_INET6, words)}]:{int(port, 16)}"
+
+
+# /proc/net/* socket states: TCP's LISTEN; UDP has no listening state, an unconnected bound
+# socket (CLOSE, no remote address) is what receives datagrams from anyone.
+_LISTENING = {"tcp": "0A", "tcp6": "0A", "udp": "07", "udp6": "07"}
 
 
 def listeners(pids: list[int]) -> list[str]:
-    """The local addresses (``host:port``) on which any of ``pids`` listens, per ``ss -ltnp``
-    (TCP) and ``ss -lunp`` (UDP)."""
-    if shutil.which("ss") is None:
-        raise EmulatorError("`ss` (iproute2) is needed to check what MiniStack listens on")
-    wanted = set(pids)
+    """The local addresses (``host:port``) on which any of ``pids`` accepts TCP connections or
+    UDP datagrams: what ``ss -ltunp`` shows for them, read from /proc (no iproute2 needed)."""
+    inodes = _socket_inodes(pids)
     found = []
-    for flags in ("-Hltnp", "-Hlunp"):
-        output = subprocess.run(
-            ["ss", flags], capture_output=True, text=True, check=True
-        ).stdout.splitlines()
-        for line in output:
+    for table, listening in _LISTENING.items():
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
             columns = line.split()
-            if len(columns) >= 4 and wanted & {int(p) for p in _SS_PIDS.findall(line)}:
-                found.append(columns[3])
+            local, remote, state, inode = columns[1], columns[2], columns[3], columns[9]
+            unconnected = set(remote.split(":")[1]) == {"0"}
+            if inode in inodes and state == listening and unconnected:
+                found.append(_address(local))
     return found
 
 

@@ -89,11 +89,16 @@ def test_functions_run_on_the_runtimes_python_with_only_the_runtimes_sdk(stack: 
 
 
 def test_everything_the_emulator_opens_listens_on_loopback_only(stack: Stack) -> None:
+    """Checked with ``ss``, and with the reading of /proc that ``make stack`` itself checks."""
     stack.http.get("health")  # functions started, so their sockets count too
     pids = _pids_in(stack.work_dir / "run")
-    addresses = emulator.listeners(pids)
-    assert f"127.0.0.1:{stack.port}" in addresses
-    assert emulator.beyond_loopback(addresses) == []
+    ss = subprocess.run(["ss", "-Hltunp"], capture_output=True, text=True, check=True).stdout
+    from_ss = [
+        line.split()[4] for line in ss.splitlines() if any(f"pid={pid}," in line for pid in pids)
+    ]
+    assert f"127.0.0.1:{stack.port}" in from_ss
+    assert emulator.beyond_loopback(from_ss) == [], from_ss
+    assert sorted(emulator.listeners(pids)) == sorted(from_ss)
 
 
 def test_a_second_make_stack_on_the_same_port_says_so_and_exits(stack: Stack) -> None:
