@@ -187,6 +187,9 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    # Ctrl-C stops it even where SIGINT came in ignored (a parent that ignores it, such as a
+    # test runner's worker, passes that on, and Python then installs no handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGHUP, _stop_on_signal)
     return serve(args)

@@ -16,7 +16,7 @@ import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import boto3
 
@@ -67,7 +67,7 @@ def cli_environment(endpoint: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: Sequence[str], endpoint: str, out: TextIO | None = None) -> int:
+def run_cli(args: Sequence[str], endpoint: str) -> int:
     """Run ``cdk ARGS`` in its own process group, which is ended if this process is interrupted
     (Ctrl-C): the CLI's children (the app's synth, jsii's node) go with it."""
     if not CDK.is_file():
@@ -77,8 +77,6 @@ def run_cli(args: Sequence[str], endpoint: str, out: TextIO | None = None) -> in
         cwd=bundling.REPO_ROOT,
         env=cli_environment(endpoint),
         stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT if out is not None else None,
         start_new_session=True,
     )
     try:
@@ -96,7 +94,7 @@ def run_cli(args: Sequence[str], endpoint: str, out: TextIO | None = None) -> in
         raise
 
 
-def bootstrap(endpoint: str, work_dir: Path, out: TextIO | None = None) -> None:
+def bootstrap(endpoint: str, work_dir: Path) -> None:
     """The CDK CLI's own ``cdk bootstrap`` of the emulator's account and Region.
 
     ``--app ""``: the environment is named, so the app need not be synthesized to find it
@@ -112,7 +110,7 @@ def bootstrap(endpoint: str, work_dir: Path, out: TextIO | None = None) -> None:
         "--output",
         str(_assembly(work_dir)),
     ]
-    if run_cli(args, endpoint, out) != 0:
+    if run_cli(args, endpoint) != 0:
         raise DeployError("cdk bootstrap failed (its output is above)")
 
 
@@ -120,7 +118,7 @@ def _assembly(work_dir: Path) -> Path:
     return work_dir / "cdk.out"
 
 
-def deploy(endpoint: str, stack: str, work_dir: Path, out: TextIO | None = None) -> dict[str, str]:
+def deploy(endpoint: str, stack: str, work_dir: Path) -> dict[str, str]:
     """``cdk deploy -c target=local`` into the emulator; the stack's outputs (the CLI's own).
 
     The cloud assembly goes to ``work_dir`` (one per run: runs never share one), seeded with the
@@ -145,7 +143,6 @@ def deploy(endpoint: str, stack: str, work_dir: Path, out: TextIO | None = None)
             str(outputs_file),
         ],
         endpoint,
-        out,
     )
     if code != 0:
         raise DeployError(failure_report(endpoint, stack))
