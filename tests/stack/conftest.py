@@ -189,16 +189,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         if tool.poll() is None:
             tool.send_signal(signal.SIGINT)  # what Ctrl-C sends
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 tool.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                tool.kill()
-                pytest.fail(f"make stack did not stop on SIGINT:\n{log.read_text()[-4000:]}")
+        left = processes_in(work)
+        # Whatever went wrong, a broken run must not leave its emulator running.
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+        for line in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
     # Ctrl-C cleans up: a clean exit, nothing of it running, nothing listening on its port.
     text = log.read_text(errors="replace")
-    assert tool.returncode == 0, text[-4000:]
+    assert tool.returncode == 0, f"make stack did not stop cleanly on SIGINT:\n{text[-4000:]}"
     assert "Stopped: MiniStack and everything it started have exited." in text
-    assert not processes_in(work), processes_in(work)
+    assert not left, left
     listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, check=True).stdout
     assert f"127.0.0.1:{port} " not in listening
     assert not outputs_file.exists(), "the outputs of a stopped stack must not linger"
