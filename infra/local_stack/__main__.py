@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -26,8 +27,8 @@ from types import FrameType
 
 from infra import bundling
 from infra.local_stack import cdk, emulator, users
+from infra.local_stack.cdk import STACK
 
-STACK = "dev-order-service"  # the app's default stage (cdk.json): StageConfig.stack_name
 OUTPUTS = bundling.REPO_ROOT / ".build" / "outputs-local.json"
 RUNS = emulator.HOME / "runs"
 
@@ -196,4 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Everything this command started is stopped by now. Importing the app's modules started
+    # jsii's node process, a child in the terminal's process group that a Ctrl-C has ended
+    # too; jsii's exit hook would fail writing to it. Leave without exit hooks: the process's
+    # end closes the pipe, which ends that node process if it is still there.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

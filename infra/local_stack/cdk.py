@@ -24,6 +24,7 @@ from infra import bundling
 from infra.local_stack.emulator import HOME, exclusive
 
 CDK = bundling.REPO_ROOT / "node_modules" / ".bin" / "cdk"
+STACK = "dev-order-service"  # the app's default stage (cdk.json): StageConfig.stack_name
 # MiniStack's account and the Region everything is deployed to.
 ACCOUNT = "000000000000"
 REGION = "us-east-1"

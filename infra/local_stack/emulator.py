@@ -135,16 +135,25 @@ def install(root: Path = HOME) -> Environment:
 
 
 def ensure_port_free(port: int) -> None:
-    """Raise PortInUse if anything holds ``port`` on loopback (or on every interface)."""
+    """Raise PortInUse if anything listens on ``port`` on loopback (or on every interface)."""
     with socket.socket() as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError as error:
-            raise PortInUse(
-                f"port {port} on {HOST} is already in use ({error.strerror}): another "
-                "`make stack` or emulator is running there. Stop it, or pick another port: "
-                "make stack ARGS='--port 4567'"
-            ) from None
+        answered = probe.connect_ex((HOST, port)) == 0
+    error = None
+    if not answered:
+        with socket.socket() as probe:
+            # As servers bind (MiniStack's too): the connections a previous run left in
+            # TIME_WAIT do not hold the port, a listener does.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((HOST, port))
+            except OSError as failed:
+                error = failed.strerror
+    if answered or error:
+        raise PortInUse(
+            f"port {port} on {HOST} is already in use ({error or 'something answers there'}): "
+            "another `make stack` or emulator is running there. Stop it, or pick another "
+            "port: make stack ARGS='--port 4567'"
+        )
 
 
 def free_port() -> int:

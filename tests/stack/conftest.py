@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from infra.local_stack import cdk, emulator, users
-from infra.local_stack.__main__ import STACK
+from infra.local_stack.cdk import STACK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
