@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit infra bench load lock clean synth stack
+.PHONY: run test lint typecheck unit infra bench load lock clean synth browser stack
 
 $(STAMP): requirements/dev.txt pyproject.toml package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,17 @@ $(STAMP): requirements/dev.txt pyproject.toml package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Debian's Chromium for the real-browser test of /docs (tests/e2e/test_docs_browser.py), installed
+# where that is allowed (root with apt-get); elsewhere that test is skipped and says why.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser test (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "No chromium, and no root + apt-get to install it: the browser test will be skipped"; fi
 
 run: $(STAMP)
 	$(VENV)/bin/order-api serve
@@ -29,7 +39,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 synth: $(STAMP)

@@ -9,6 +9,7 @@
 | ``snapstart``    | ``true``: SnapStart on the API function, invoked through alias live | ``false`` |
 | ``alarm_email``  | an address subscribed (email) to the alarm topic                    | unset     |
 | ``log_level``    | ``LOG_LEVEL`` of both functions (DEBUG, INFO, WARNING, ERROR)       | ``INFO``  |
+| ``reservation_minutes`` | how long a PENDING order holds its stock, 1..1440 (``RESERVATION_MINUTES``) | ``30`` |
 | ``target``       | ``aws``, or ``local``: the same stack for a local AWS emulator      | ``aws``   |
 
 Everything else follows from the stage: prod keeps data (RETAIN, deletion protection) and logs
@@ -25,10 +26,13 @@ from __future__ import annotations
 import platform
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
+
+from lambda_app.domain.models import reservation_window
 
 STAGES = ("dev", "prod")
 TARGETS = ("aws", "local")
@@ -69,6 +73,7 @@ class StageConfig:
     alarm_email: str | None = None
     log_level: str = "INFO"
     target: str = "aws"
+    reservation_minutes: int = 30
 
     @property
     def is_local(self) -> bool:
@@ -163,6 +168,7 @@ class StageConfig:
         log_level = str(node.try_get_context("log_level") or "INFO").strip().upper()
         if log_level not in LOG_LEVELS:
             raise ValueError(f"context 'log_level' must be one of {LOG_LEVELS}, got {log_level!r}")
+        minutes = _reservation_minutes(node.try_get_context("reservation_minutes"))
         target = str(node.try_get_context("target") or "aws").strip()
         if target not in TARGETS:
             raise ValueError(f"context 'target' must be one of {TARGETS}, got {target!r}")
@@ -175,4 +181,13 @@ class StageConfig:
             snapstart=_flag(node.try_get_context("snapstart"), "snapstart"),
             alarm_email=email,
             log_level=log_level,
+            reservation_minutes=minutes,
         )
+
+
+def _reservation_minutes(value: Any) -> int:
+    """``-c reservation_minutes=15`` (a string) or a number in cdk.json; checked at synth, so a
+    bad value never reaches a deployed function."""
+    if value is None:
+        return StageConfig.reservation_minutes
+    return reservation_window(value, "context 'reservation_minutes'") // timedelta(minutes=1)

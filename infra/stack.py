@@ -14,6 +14,7 @@ from infra.constructs.auth import Auth
 from infra.constructs.compute import lambda_code
 from infra.constructs.data import Data
 from infra.constructs.events import OrderEvents
+from infra.constructs.expiry import ReservationExpiry
 from infra.constructs.observability import Observability
 
 
@@ -32,7 +33,7 @@ class OrderServiceStack(cdk.Stack):
         cdk.Tags.of(self).add("service", "order-api")
         cdk.Tags.of(self).add("stage", config.stage)
 
-        # One asset for both functions (bundled once).
+        # One asset for every function (bundled once).
         code = code or lambda_code(config)
         self.data = Data(self, "Data", config=config)
         self.auth = Auth(self, "Auth", config=config)
@@ -41,8 +42,7 @@ class OrderServiceStack(cdk.Stack):
             "Api",
             config=config,
             table=self.data.table,
-            authorizer=self.auth.authorizer,
-            admin_group=self.auth.admin_group,
+            auth=self.auth,
             code=code,
         )
         self.events = OrderEvents(self, "Events", config=config, table=self.data.table, code=code)
@@ -55,6 +55,15 @@ class OrderServiceStack(cdk.Stack):
             events_function=self.events.function,
             table=self.data.table,
             failures=self.events.failures,
+        )
+        self.expiry = ReservationExpiry(
+            self,
+            "Expiry",
+            config=config,
+            table=self.data.table,
+            code=code,
+            alarm_topic=self.observability.topic,
+            dashboard=self.observability.dashboard,
         )
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")

@@ -6,6 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    from lambda_app.local.expiry_loop import ExpiryLoop
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -39,13 +47,17 @@ def _serve(args: argparse.Namespace) -> int:
     if embedded is not None:
         endpoint = embedded.endpoint_url
     settings = Settings(
-        AWS_ENDPOINT_URL_DYNAMODB=endpoint, ORDER_API_DEV_AUTH=True, ORDER_API_OFFLOAD=True
+        AWS_ENDPOINT_URL_DYNAMODB=endpoint,
+        ORDER_API_DEV_AUTH=True,
+        ORDER_API_OFFLOAD=True,
+        ORDER_API_DOCS_OFFLINE=True,
     )
     client = make_client(settings.region, endpoint)
     ensure_table(client, settings.table_name)
     app = create_app(settings, client)
     if embedded is not None:
         seed_catalog(app.state.services.products)
+    expiry = _expiry_loop(client, settings.table_name)
     base = f"http://{args.host}:{args.port}"
     print(
         f"Order API on {base} (DynamoDB: {'embedded ' if embedded else ''}{endpoint}, table "
@@ -55,14 +67,43 @@ def _serve(args: argparse.Namespace) -> int:
         f"        curl -s {base}/orders -H 'X-Dev-User: alice' -H 'Content-Type: application/json' "
         """-d '{"items":[{"sku":"MUG-LOGO","quantity":1}],"shipping_address":{"name":"Alice","""
         """"line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}'\n"""
-        f"  Staff: add -H 'X-Dev-Groups: admin'",
+        f"  Staff: add -H 'X-Dev-Groups: admin'\n"
+        f"  Reservations: a PENDING order holds its stock {settings.reservation_minutes} min "
+        "(RESERVATION_MINUTES); expired ones are cancelled every 30 s",
         flush=True,
     )
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
+        expiry.stop()
         if embedded is not None:
             embedded.stop()
+    return 0
+
+
+def _expiry_loop(client: DynamoDBClient, table_name: str) -> ExpiryLoop:
+    """The scheduled expiry job's run, every 30 s in a thread of this process."""
+    from lambda_app.local.expiry_loop import ExpiryLoop
+    from lambda_app.repository.dynamodb import DynamoRepository
+    from lambda_app.service.expiry import ReservationExpiry
+
+    return ExpiryLoop(ReservationExpiry(DynamoRepository(client, table_name))).start()
+
+
+def _add_deadlines(args: argparse.Namespace) -> int:
+    from lambda_app.repository.client import make_client
+    from lambda_app.repository.dynamodb import DynamoRepository
+    from lambda_app.service.expiry import ReservationExpiry
+    from lambda_app.settings import Settings
+
+    settings = Settings()
+    endpoint = args.endpoint_url or settings.dynamodb_endpoint_url
+    repository = DynamoRepository(make_client(settings.region, endpoint), settings.table_name)
+    added = ReservationExpiry(repository).add_deadlines(settings.reservation)
+    print(
+        f"{added} PENDING orders in {settings.table_name} got a reservation deadline "
+        f"(placed + {settings.reservation_minutes} min)"
+    )
     return 0
 
 
@@ -89,8 +130,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     create = commands.add_parser("create-table", help="create the table (idempotent)")
     create.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's own)")
     create.set_defaults(run=_create_table)
+    adopt = commands.add_parser(
+        "add-reservation-deadlines",
+        help="once after upgrading: give PENDING orders placed before reservations expired a "
+        "deadline (placed + RESERVATION_MINUTES)",
+    )
+    adopt.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's own)")
+    adopt.set_defaults(run=_add_deadlines)
     args = parser.parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except ValidationError as error:
+        # A setting out of range (RESERVATION_MINUTES=0): say which and why, then stop.
+        for problem in error.errors():
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            name = ".".join(str(part) for part in problem["loc"])
+            print(
+                f"order-api: {message if name in message else f'{name}: {message}'}",
+                file=sys.stderr,
+            )
+        return 2
     return result
 
 

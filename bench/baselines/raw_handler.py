@@ -80,7 +80,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )["Responses"][TABLE]
         products = {p["sku"]["S"]: p for p in found}
         order_id = uuid.uuid4().hex[:26].upper()
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        placed = time.time()
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(placed))
+        deadline = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(placed + 30 * 60))
+        shard = zlib.crc32(order_id.encode()) % 4
         lines = [
             {
                 "M": {
@@ -101,8 +104,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "GSI1SK": {"S": order_id},
             "GSI2PK": {"S": f"CUSTOMER#{customer}#PENDING"},
             "GSI2SK": {"S": order_id},
-            "GSI3PK": {"S": f"STATUS#PENDING#{zlib.crc32(order_id.encode()) % 4}"},
+            "GSI3PK": {"S": f"STATUS#PENDING#{shard}"},
             "GSI3SK": {"S": order_id},
+            "GSI4PK": {"S": f"RESERVATION#{shard}"},
+            "GSI4SK": {"S": deadline},
             "type": {"S": "ORDER"},
             "id": {"S": order_id},
             "customer_id": {"S": customer},
@@ -114,6 +119,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "created_at": {"S": now},
             "updated_at": {"S": now},
             "version": {"N": "1"},
+            "reserved_until": {"S": deadline},
         }
         client.transact_write_items(
             TransactItems=[

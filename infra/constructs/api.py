@@ -8,7 +8,6 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -18,6 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.auth import Auth
 from infra.constructs.compute import (
     RUNTIME,
     acknowledge_runtime,
@@ -31,8 +31,10 @@ HANDLER = "lambda_app.main.handler"
 # The alias API Gateway invokes when SnapStart is on (``-c snapstart=true``).
 LIVE_ALIAS = "live"
 
-# Served without a token (the contract's public endpoints); everything else needs a valid JWT.
-PUBLIC_ROUTES = ("/health", "/docs", "/redoc", "/openapi.json")
+# Served without a token (the contract's public endpoints, and the page the hosted login sends
+# /docs's sign-in back to); everything else needs a valid JWT.
+DOCS_REDIRECT = "docs/oauth2-redirect"
+PUBLIC_ROUTES = ("/health", "/docs", f"/{DOCS_REDIRECT}", "/redoc", "/openapi.json")
 # Every method but OPTIONS, instead of ANY: an ANY route with an authorizer also catches CORS
 # preflight requests, which carry no token, and answers them 401, so browsers refuse every
 # call. With no route for OPTIONS, API Gateway answers preflights itself from the CORS
@@ -113,8 +115,7 @@ class Api(Construct):
         *,
         config: StageConfig,
         table: dynamodb.ITableV2,
-        authorizer: authorizers.HttpJwtAuthorizer | authorizers.HttpUserPoolAuthorizer,
-        admin_group: str,
+        auth: Auth,
         code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -152,7 +153,7 @@ class Api(Construct):
         self.log_group = function_log_group(self, "FunctionLogs", config, function_name)
 
         # Exactly what the code needs: no managed policies, no wildcard actions.
-        index_arns = [f"{table.table_arn}/index/{index.name}" for index in schema.INDEXES]
+        index_arns = [f"{table.table_arn}/index/{index.name}" for index in schema.LIST_INDEXES]
         role = function_role(
             self,
             "FunctionRole",
@@ -163,7 +164,7 @@ class Api(Construct):
                     sid="Table", actions=list(TABLE_ACTIONS), resources=[table.table_arn]
                 ),
                 # Each GSI by name rather than index/*: no wildcard to justify, and the list
-                # follows schema.INDEXES.
+                # follows schema.LIST_INDEXES (the reservation index is the expiry job's).
                 iam.PolicyStatement(
                     sid="Indexes", actions=list(INDEX_ACTIONS), resources=index_arns
                 ),
@@ -212,9 +213,10 @@ class Api(Construct):
             environment={
                 "TABLE_NAME": table.table_name,
                 "CURSOR_SECRET": self.cursor_secret.secret_value.unsafe_unwrap(),
-                "ADMIN_GROUP": admin_group,
+                "ADMIN_GROUP": auth.admin_group,
                 "METRICS_NAMESPACE": config.metrics_namespace,
                 "LOG_LEVEL": config.log_level,
+                "RESERVATION_MINUTES": str(config.reservation_minutes),
             },
             # SnapStart (``-c snapstart=true``) snapshots the initialized function when a
             # version is published and restores new environments from it instead of running
@@ -296,6 +298,17 @@ class Api(Construct):
                 apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
             ),
         )
+
+        # The app client's callback is this API's URL, so the authorizer (which accepts that
+        # client's tokens) is made now; /docs learns how to sign in from the function's settings.
+        authorizer = auth.authorizer_for(docs_redirect_url=self.url + DOCS_REDIRECT)
+        if auth.docs_login is not None:
+            self.function.add_environment("DOCS_OAUTH_CLIENT_ID", auth.docs_login.client_id)
+            self.function.add_environment(
+                "DOCS_OAUTH_AUTHORIZATION_URL", auth.docs_login.authorization_url
+            )
+            self.function.add_environment("DOCS_OAUTH_TOKEN_URL", auth.docs_login.token_url)
+            self.function.add_environment("DOCS_OAUTH_SCOPES", auth.docs_login.scopes)
 
         # One permission for the whole API instead of one per route.
         integration = integrations.HttpLambdaIntegration(

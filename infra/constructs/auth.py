@@ -1,10 +1,15 @@
 """Who may call the API: a Cognito user pool + app client, or a JWT issuer you bring.
 
 The HTTP API's JWT authorizer verifies the token; the app reads ``sub`` and
-``cognito:groups`` from the verified claims (group ``admin`` = staff).
+``cognito:groups`` from the verified claims (group ``admin`` = staff). With Cognito, the pool
+has a hosted-login domain and the app client signs people in on the API's /docs (OAuth 2.0
+authorization code, PKCE, no client secret): ``authorizer_for`` makes the client once the API's
+URL, its callback, exists.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -14,21 +19,39 @@ from constructs import Construct
 from infra.config import StageConfig
 
 ADMIN_GROUP = "admin"
+# What /docs asks the hosted login for; the API's routes require no particular scope.
+DOCS_SCOPES = (cognito.OAuthScope.OPENID,)
+Authorizer = authorizers.HttpJwtAuthorizer | authorizers.HttpUserPoolAuthorizer
+
+
+@dataclass(frozen=True)
+class DocsLogin:
+    """What /docs needs to sign people in (the function's DOCS_OAUTH_* settings)."""
+
+    client_id: str
+    authorization_url: str
+    token_url: str
+    scopes: str
 
 
 class Auth(Construct):
-    """Exposes ``authorizer`` (for the API) and, with Cognito, ``user_pool``/``client``."""
+    """Exposes ``authorizer_for`` (for the API) and, with Cognito, ``user_pool``, ``domain``,
+    and after that call ``client`` and ``docs_login``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
+        self.config = config
         self.admin_group = ADMIN_GROUP
         self.user_pool: cognito.UserPool | None = None
+        self.domain: cognito.UserPoolDomain | None = None
         self.client: cognito.UserPoolClient | None = None
-        self.authorizer: authorizers.HttpJwtAuthorizer | authorizers.HttpUserPoolAuthorizer
+        self.docs_login: DocsLogin | None = None
+        self._authorizer: Authorizer | None = None
 
         if not config.uses_cognito:
+            # A token of someone else's issuer: /docs offers the bearer scheme only.
             assert config.jwt_issuer is not None
-            self.authorizer = authorizers.HttpJwtAuthorizer(
+            self._authorizer = authorizers.HttpJwtAuthorizer(
                 "JwtAuthorizer",
                 config.jwt_issuer,
                 jwt_audience=list(config.jwt_audience),
@@ -96,23 +119,59 @@ class Auth(Construct):
             group_name=ADMIN_GROUP,
             description="Staff: manage the catalog and every customer's orders.",
         )
+        # The hosted login (classic hosted UI; managed login v2 needs a branding resource) at a
+        # Cognito prefix domain, unique per Region across all accounts: stage + account id.
+        self.domain = self.user_pool.add_domain(
+            "LoginDomain",
+            cognito_domain=cognito.CognitoDomainOptions(
+                domain_prefix=cdk.Fn.join("-", [config.name("login"), cdk.Aws.ACCOUNT_ID])
+            ),
+            managed_login_version=cognito.ManagedLoginVersion.CLASSIC_HOSTED_UI,
+        )
+
+    def authorizer_for(self, *, docs_redirect_url: str) -> Authorizer:
+        """The API's authorizer. With Cognito this makes the app client, whose callback is the
+        API's /docs/oauth2-redirect, and the authorizer that accepts its tokens. Called once, by
+        the API, after its URL exists: the client depends on the API and the authorizer on the
+        client, never the other way round."""
+        if self.user_pool is None:
+            assert self._authorizer is not None
+            return self._authorizer
+        assert self.domain is not None
+        assert self.client is None, "authorizer_for makes the app client: call it once"
         self.client = self.user_pool.add_client(
             "ApiClient",
-            user_pool_client_name=config.name("api-client"),
-            # A public client (SPA, CLI): no secret. USER_PASSWORD_AUTH lets the CLI in
+            user_pool_client_name=self.config.name("api-client"),
+            # A public client (SPA, CLI, /docs): no secret. USER_PASSWORD_AUTH lets the CLI in
             # docs/deploy.md get a token; SRP is what browser SDKs use.
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
+            # Sign-in on /docs: the authorization code grant only (Swagger UI sends a PKCE
+            # challenge with it); no implicit grant, which hands tokens over in the URL.
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=list(DOCS_SCOPES),
+                callback_urls=[docs_redirect_url],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
             access_token_validity=cdk.Duration.hours(1),
             id_token_validity=cdk.Duration.hours(1),
             refresh_token_validity=cdk.Duration.days(30),
         )
+        login = self.domain.base_url()
+        self.docs_login = DocsLogin(
+            client_id=self.client.user_pool_client_id,
+            authorization_url=f"{login}/oauth2/authorize",
+            token_url=f"{login}/oauth2/token",
+            scopes=" ".join(scope.scope_name for scope in DOCS_SCOPES),
+        )
         # Cognito access tokens carry the app client id in ``client_id`` (no ``aud``); API
         # Gateway's JWT authorizer checks either against the audience list.
-        self.authorizer = authorizers.HttpUserPoolAuthorizer(
+        self._authorizer = authorizers.HttpUserPoolAuthorizer(
             "CognitoAuthorizer",
             self.user_pool,
             user_pool_clients=[self.client],
         )
+        return self._authorizer

@@ -33,7 +33,7 @@ class Data(Construct):
                     index_name=index.name,
                     partition_key=_string(index.partition_key),
                     sort_key=_string(index.sort_key),
-                    projection_type=dynamodb.ProjectionType.ALL,
+                    projection_type=dynamodb.ProjectionType[index.projection],
                 )
                 for index in schema.INDEXES
             ],

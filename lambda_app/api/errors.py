@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from lambda_app.domain import errors as domain
 
@@ -98,6 +99,21 @@ def _field(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def allowed_methods(request: Request) -> str | None:
+    """Every method the request's path supports, for a 405's ``Allow`` (RFC 9110, 15.5.6).
+    Starlette answers a wrong method from the first route whose path matches, so its ``Allow``
+    names that route's methods only (one route per method here: GET and POST on /orders are two
+    routes); this looks at every route. Runs for 405s only."""
+    methods = {
+        method
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.methods
+        if route.matches(request.scope)[0] is not Match.NONE
+        for method in route.methods
+    }
+    return ", ".join(sorted(methods)) or None
+
+
 def install(app: FastAPI) -> None:
     async def on_domain(request: Request, error: Exception) -> Response:
         assert isinstance(error, domain.DomainError)
@@ -143,7 +159,10 @@ def install(app: FastAPI) -> None:
             405: f"{request.method} is not allowed on {request.url.path}",
             400: "The request body could not be parsed",
         }.get(status, str(error.detail))
-        return problem_response(problem_body(status, detail), dict(error.headers or {}))
+        headers = dict(error.headers or {})
+        if status == 405 and (allow := allowed_methods(request)):
+            headers["Allow"] = allow
+        return problem_response(problem_body(status, detail), headers)
 
     async def on_unauthenticated(request: Request, error: Exception) -> Response:
         return problem_response(

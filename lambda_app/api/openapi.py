@@ -1,8 +1,13 @@
-"""OpenAPI details FastAPI cannot infer: problem+json error responses and the Problem schema."""
+"""OpenAPI details FastAPI cannot infer: problem+json error responses and the Problem schema,
+links between operations, and how to authenticate (security schemes and requirements).
+
+All of it is added when the document is first built (the first GET /openapi.json), never on
+the request path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from lambda_app.api.deps import SignedInRoute
 from lambda_app.api.errors import PROBLEM_JSON
 from lambda_app.api.schemas import Problem
 
@@ -109,9 +115,105 @@ def _add_links(schema: dict[str, Any]) -> None:
         }
 
 
-def install(app: FastAPI, documented: Sequence[type[BaseModel]]) -> None:
+# --- how to authenticate ------------------------------------------------------------------------
+# Scheme names, as generated clients and Swagger UI's Authorize dialog show them.
+BEARER = "bearerAuth"
+HOSTED_LOGIN = "hostedLogin"
+DEV_USER = "devUser"
+DEV_GROUPS = "devGroups"
+Requirement = dict[str, list[str]]
+# How Swagger UI's Authorize dialog describes the scopes a login may ask for.
+_SCOPES = {"openid": "Sign in (OpenID Connect)", "email": "Your email address"}
+
+
+@dataclass(frozen=True)
+class OAuthLogin:
+    """An OAuth 2.0 authorization server's sign-in (authorization code with PKCE): Cognito's
+    hosted login in the stack."""
+
+    client_id: str
+    authorization_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Security:
+    """The schemes this process honours, and the requirement every signed-in operation carries
+    (alternatives: any one of them will do)."""
+
+    schemes: dict[str, dict[str, Any]]
+    requirements: list[Requirement]
+
+
+def security(*, dev_auth: bool, login: OAuthLogin | None) -> Security:
+    """What the document offers. Never a scheme this process would ignore: with the dev
+    identity on (``order-api serve``) the caller is whoever X-Dev-User says and tokens mean
+    nothing; otherwise (Lambda) API Gateway's JWT authorizer verifies a bearer token and the
+    dev headers mean nothing."""
+    if dev_auth:
+        return Security(
+            schemes={
+                DEV_USER: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Dev-User",
+                    "description": "Local development only: you are whoever this says "
+                    "(letters, digits and `._@:-`, up to 128), e.g. `alice`",
+                },
+                DEV_GROUPS: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Dev-Groups",
+                    "description": "Local development only, optional, together with X-Dev-User: "
+                    "comma-separated groups; `admin` makes you staff",
+                },
+            },
+            requirements=[{DEV_USER: []}, {DEV_USER: [], DEV_GROUPS: []}],
+        )
+    schemes: dict[str, dict[str, Any]] = {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token of the API's identity provider (the stack's Cognito "
+            "user pool, or the issuer it was deployed with), verified by API Gateway",
+        }
+    }
+    requirements: list[Requirement] = [{BEARER: []}]
+    if login is not None:
+        schemes[HOSTED_LOGIN] = {
+            "type": "oauth2",
+            "description": "Sign in through the user pool's hosted login (authorization code "
+            "with PKCE; no client secret)",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": login.authorization_url,
+                    "tokenUrl": login.token_url,
+                    "scopes": {scope: _SCOPES.get(scope, scope) for scope in login.scopes},
+                }
+            },
+        }
+        # No scope is required: the JWT authorizer accepts any token of the app client.
+        requirements.append({HOSTED_LOGIN: []})
+    return Security(schemes, requirements)
+
+
+def _add_security(schema: dict[str, Any], app: FastAPI, security: Security) -> None:
+    schema.setdefault("components", {})["securitySchemes"] = security.schemes
+    paths = schema.get("paths", {})
+    for route in app.routes:
+        if isinstance(route, SignedInRoute) and route.include_in_schema:
+            for method in route.methods or ():
+                operation = paths.get(route.path_format, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = security.requirements
+
+
+def install(app: FastAPI, documented: Sequence[type[BaseModel]], security: Security) -> None:
     """Serve our OpenAPI document: FastAPI's, plus the schemas of the ``documented`` response
-    models (see ``ok``) and of Problem, and the links between operations."""
+    models (see ``ok``) and of Problem, the links between operations, and ``security`` on every
+    signed-in operation (the public ones carry none)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -129,6 +231,7 @@ def install(app: FastAPI, documented: Sequence[type[BaseModel]]) -> None:
             )
             components.update(definitions.get("$defs", {}))
             _add_links(schema)
+            _add_security(schema, app, security)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -48,6 +48,10 @@ def order(value: Order) -> Body:
         "created_at": rfc3339(value.created_at),
         "updated_at": rfc3339(value.updated_at),
         "version": value.version,
+        "expires_at": rfc3339(value.expires_at) if value.expires_at else None,
+        "cancellation_reason": value.cancellation_reason.value
+        if value.cancellation_reason
+        else None,
     }
 
 

@@ -20,7 +20,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from lambda_app.domain.countries import ASSIGNED_COUNTRY_CODES
 from lambda_app.domain.currencies import ACTIVE_CURRENCY_CODES
-from lambda_app.domain.models import MAX_QUANTITY, Address, OrderStatus
+from lambda_app.domain.models import MAX_QUANTITY, Address, CancellationReason, OrderStatus
 from lambda_app.domain.timestamps import rfc3339
 from lambda_app.service.products import SKU_PATTERN
 
@@ -195,6 +195,15 @@ class OrderOut(_Out):
     created_at: Timestamp
     updated_at: Timestamp
     version: int
+    expires_at: Timestamp | None = Field(
+        description="While PENDING: when the order's stock reservation runs out (placed + "
+        "RESERVATION_MINUTES); unless confirmed or cancelled by then, the service cancels it "
+        "(within 2 minutes) with cancellation_reason `expired`. Null in every other status."
+    )
+    cancellation_reason: CancellationReason | None = Field(
+        description="Who cancelled a CANCELLED order: `customer`, `staff`, or `expired` (its "
+        "reservation ran out). Null in every other status."
+    )
 
 
 # -- shared -----------------------------------------------------------------------------------

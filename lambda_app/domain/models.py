@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from lambda_app.domain.errors import InsufficientStock, InvalidRequest, InvalidTransition
@@ -28,6 +28,29 @@ NEXT_STATUS: Mapping[OrderStatus, OrderStatus] = {
     OrderStatus.SHIPPED: OrderStatus.DELIVERED,
 }
 CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED})
+
+# How long a PENDING order may hold its stock (RESERVATION_MINUTES): the contract's bounds.
+MIN_RESERVATION_MINUTES = 1
+MAX_RESERVATION_MINUTES = 1440
+
+
+def reservation_window(minutes: object, setting: str = "RESERVATION_MINUTES") -> timedelta:
+    """The window a setting's value (text or a number) names: whole minutes, 1..1440."""
+    text = str(minutes).strip()
+    low, high = MIN_RESERVATION_MINUTES, MAX_RESERVATION_MINUTES
+    if isinstance(minutes, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(
+            f"{setting} must be a whole number of minutes from {low} to {high}, got {minutes!r}"
+        )
+    return timedelta(minutes=int(text))
+
+
+class CancellationReason(StrEnum):
+    """Who ended an order: its customer, staff, or its reservation running out."""
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +113,68 @@ class Order:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    # Until when a PENDING order holds its stock: placed + the reservation window in force then.
+    # None for orders placed before reservations expired (they carry no deadline).
+    expires_at: datetime | None = None
+    cancellation_reason: CancellationReason | None = None
     total: int = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "total", sum(line.line_total for line in self.items))
+        # A deadline means nothing once the order has left PENDING, nor a reason before it is
+        # cancelled: every transition below drops them by building a new Order.
+        if self.status is not OrderStatus.PENDING:
+            object.__setattr__(self, "expires_at", None)
+        if self.status is not OrderStatus.CANCELLED:
+            object.__setattr__(self, "cancellation_reason", None)
 
     def visible_to(self, caller: Caller) -> bool:
         return caller.is_admin or caller.id == self.customer_id
 
-    def cancelled(self, now: datetime) -> Order:
+    def reservation_expired(self, now: datetime) -> bool:
+        """Still PENDING with its hold run out: the order's stock is due back."""
+        return self.expires_at is not None and self.expires_at <= now
+
+    def cancelled(self, now: datetime, by: Caller) -> Order:
+        """Cancelled by a person: its own customer, or staff acting on someone else's order."""
+        reason = (
+            CancellationReason.CUSTOMER if by.id == self.customer_id else CancellationReason.STAFF
+        )
+        return self._cancelled(now, reason)
+
+    def expired(self, now: datetime) -> Order:
+        """Cancelled because its reservation ran out; only a PENDING order past its deadline."""
+        if not self.reservation_expired(now):
+            deadline = "" if self.expires_at is None else f" until {self.expires_at.isoformat()}"
+            raise InvalidTransition(
+                self.status, f"Order is {self.status}; its reservation holds{deadline}"
+            )
+        return self._cancelled(now, CancellationReason.EXPIRED)
+
+    def with_deadline(self, window: timedelta, now: datetime) -> Order:
+        """A PENDING order placed before reservations expired, given the deadline it would have
+        had: placed + ``window`` (already past for an order older than the window)."""
+        if self.status is not OrderStatus.PENDING or self.expires_at is not None:
+            raise InvalidTransition(
+                self.status, f"Order is {self.status}; it has no reservation to add"
+            )
+        return replace(
+            self, expires_at=self.created_at + window, updated_at=now, version=self.version + 1
+        )
+
+    def _cancelled(self, now: datetime, reason: CancellationReason) -> Order:
         if self.status not in CANCELLABLE:
             raise InvalidTransition(
                 self.status,
                 f"Order is {self.status}; only PENDING or CONFIRMED orders can be cancelled",
             )
-        return replace(self, status=OrderStatus.CANCELLED, updated_at=now, version=self.version + 1)
+        return replace(
+            self,
+            status=OrderStatus.CANCELLED,
+            cancellation_reason=reason,
+            updated_at=now,
+            version=self.version + 1,
+        )
 
     def moved_to(self, target: OrderStatus, now: datetime) -> Order:
         if NEXT_STATUS.get(self.status) != target:

@@ -10,6 +10,9 @@ Rules (docs/events.md is the public statement of them):
 - REMOVE of an order produces nothing: the service never deletes orders.
 - The event id is the order id and version: the same change gives the same id however often
   its record is delivered, so consumers can deduplicate.
+- Every event carries ``expires_at`` and ``cancellation_reason`` as the order's representation
+  has them after the change; an expired reservation is an ``OrderCancelled`` with reason
+  ``expired``, produced from its stream record like any other cancel.
 """
 
 from __future__ import annotations
@@ -96,6 +99,12 @@ def _event(kind: EventType, old_status: OrderStatus | None, order: Order) -> Dom
             "currency": order.currency,
             "version": order.version,
             "time": rfc3339(order.updated_at),
+            # As the order's representation has them: a deadline while PENDING (OrderPlaced),
+            # who cancelled once CANCELLED (OrderCancelled: customer, staff or expired).
+            "expires_at": rfc3339(order.expires_at) if order.expires_at else None,
+            "cancellation_reason": (
+                order.cancellation_reason.value if order.cancellation_reason else None
+            ),
         },
         time=order.updated_at,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from lambda_app.domain.models import (
     Address,
+    CancellationReason,
     IdempotencyRecord,
     Order,
     OrderLine,
@@ -22,6 +23,12 @@ from lambda_app.repository import keys
 from lambda_app.repository.schema import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
+
+# An order's reservation deadline, as RFC 3339 text. Never the table's TTL attribute
+# (``expires_at``, epoch seconds on idempotency records): a number there would make DynamoDB
+# delete the order itself. The API still calls the field ``expires_at``.
+RESERVED_UNTIL = "reserved_until"
+CANCELLATION_REASON = "cancellation_reason"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -115,7 +122,38 @@ def order_attributes(order: Order) -> Item:
         "created_at": _s(timestamp(order.created_at)),
         "updated_at": _s(timestamp(order.updated_at)),
         "version": _n(order.version),
+        **_state_attributes(order),
     }
+
+
+def _state_attributes(order: Order) -> Item:
+    # Absent rather than NULL when they do not apply: fewer bytes, same meaning on read.
+    item: Item = {}
+    if order.cancellation_reason is not None:
+        item[CANCELLATION_REASON] = _s(order.cancellation_reason.value)
+    if order.expires_at is not None:
+        item[RESERVED_UNTIL] = _s(timestamp(order.expires_at))
+    return item
+
+
+def reservation_index_attributes(order: Order) -> Item:
+    """The order's entry in the reservation index while it holds stock; nothing otherwise."""
+    if order.expires_at is None:
+        return {}
+    index_keys = keys.reservation_index_keys(order.id, timestamp(order.expires_at))
+    return {name: _s(value) for name, value in index_keys.items()}
+
+
+# Attributes an order has only in some states. A write gives the order those of its new state
+# and removes the others: ending a reservation removes its index keys, which takes the order out
+# of the sparse reservation index.
+STATE_ATTRIBUTES = (CANCELLATION_REASON, RESERVED_UNTIL, *keys.RESERVATION_INDEX_ATTRIBUTES)
+
+
+def state_attributes(order: Order) -> tuple[Item, list[str]]:
+    """(the state attributes the order has, the names of those it has not)."""
+    present = {**_state_attributes(order), **reservation_index_attributes(order)}
+    return present, [name for name in STATE_ATTRIBUTES if name not in present]
 
 
 def order_to_item(order: Order) -> Item:
@@ -123,6 +161,7 @@ def order_to_item(order: Order) -> Item:
     index_keys = keys.order_index_keys(order.id, order.customer_id, order.status.value)
     item.update({name: _s(value) for name, value in index_keys.items()})
     item.update(order_attributes(order))
+    item.update(reservation_index_attributes(order))
     return item
 
 
@@ -145,6 +184,13 @@ def item_to_order(item: Item) -> Order:
         created_at=parse_timestamp(item["created_at"]["S"]),
         updated_at=parse_timestamp(item["updated_at"]["S"]),
         version=int(item["version"]["N"]),
+        # Both absent on orders written before reservations expired: read as "none".
+        expires_at=parse_timestamp(item[RESERVED_UNTIL]["S"]) if RESERVED_UNTIL in item else None,
+        cancellation_reason=(
+            CancellationReason(item[CANCELLATION_REASON]["S"])
+            if CANCELLATION_REASON in item
+            else None
+        ),
     )
 
 

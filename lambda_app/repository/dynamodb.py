@@ -6,6 +6,8 @@ Round trips per operation (held by tests/integration/test_round_trips.py):
   consistent) and one TransactWriteItems (the order, each line's conditional stock decrement and
   the idempotency record).
 - cancel: the service's GetItem, then one TransactWriteItems (order + stock returned).
+- expire reservations: per page of due orders, one Query of the reservation index per shard and
+  one strongly consistent BatchGetItem; then one TransactWriteItems per order, as a cancel.
 - product change: one UpdateItem (atomic stock delta under condition).
 - order change: the service's GetItem, then one UpdateItem guarded by the version read.
 - a list page: one Query, or one Query per shard for the sharded indexes (see keys.py).
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +46,15 @@ from lambda_app.domain.models import (
 )
 from lambda_app.domain.timestamps import rfc3339
 from lambda_app.repository import codec, keys
-from lambda_app.repository.schema import GSI1, GSI2, GSI3, PARTITION_KEY, TTL_ATTRIBUTE
+from lambda_app.repository.schema import (
+    GSI1,
+    GSI2,
+    GSI3,
+    GSI4,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -200,20 +211,9 @@ class DynamoRepository:
         request_keys = [_key(keys.product_key(sku)) for sku in skus]
         if idempotency_key is not None:
             request_keys.append(_key(keys.idempotency_key(caller_id, idempotency_key)))
-        found: list[Item] = []
-        pending: dict[str, Any] = {self._table: {"Keys": request_keys, "ConsistentRead": True}}
-        for attempt in range(5):
-            response = self._call(self._client.batch_get_item, RequestItems=pending)
-            found += response.get("Responses", {}).get(self._table, [])
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-            time.sleep(0.02 * 2**attempt)  # unprocessed keys mean throttling: back off
-        else:
-            raise StoreUnavailable("The database is busy; retry after the indicated time", 1)
         products: dict[str, Product] = {}
         record = None
-        for item in found:
+        for item in self._batch_get(request_keys):
             if item["SK"]["S"] == keys.PRODUCT_SK:
                 product = codec.item_to_product(item)
                 products[product.sku] = product
@@ -292,25 +292,25 @@ class DynamoRepository:
             "version": {"N": str(order.version)},
             **{name: {"S": value} for name, value in index_keys.items()},
         }
-        names = {f"#a{i}": name for i, name in enumerate(attributes)}
-        values = {f":a{i}": value for i, value in enumerate(attributes.values())}
         try:
             self._call(
                 self._client.update_item,
                 TableName=self._table,
                 Key=_key(keys.order_key(order.id)),
-                UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(names))),
-                ConditionExpression="#version = :expected",
-                ExpressionAttributeNames={**names, "#version": "version"},
-                ExpressionAttributeValues={**values, ":expected": {"N": str(expected_version)}},
+                **_order_update(order, attributes, expected_version, None),
             )
         except ClientError as error:
             if _code(error) == "ConditionalCheckFailedException":
                 raise StaleWrite() from error
             raise
 
-    def save_cancellation(self, order: Order, expected_version: int) -> None:
-        """Mark the order cancelled and return its stock, in one transaction."""
+    def save_cancellation(self, order: Order, read: Order) -> None:
+        """Mark the order cancelled and return its stock, in one transaction, if it is still at
+        the version and status it had when ``read``; otherwise nothing changes (StaleWrite).
+
+        Whoever cancels (a customer, staff, the expiry job) writes through here, so of two that
+        race exactly one transaction applies and the stock comes back once.
+        """
         index_keys = keys.order_status_keys(order.id, order.customer_id, order.status.value)
         sets = {
             "status": {"S": order.status.value},
@@ -318,34 +318,97 @@ class DynamoRepository:
             "version": {"N": str(order.version)},
             **{name: {"S": value} for name, value in index_keys.items()},
         }
-        transact: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": _key(keys.order_key(order.id)),
-                    "UpdateExpression": "SET "
-                    + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets))),
-                    "ConditionExpression": "#version = :expected",
-                    "ExpressionAttributeNames": {
-                        **{f"#a{i}": name for i, name in enumerate(sets)},
-                        "#version": "version",
-                    },
-                    "ExpressionAttributeValues": {
-                        **{f":a{i}": value for i, value in enumerate(sets.values())},
-                        ":expected": {"N": str(expected_version)},
-                    },
-                }
-            }
-        ]
+        update = {
+            "TableName": self._table,
+            "Key": _key(keys.order_key(order.id)),
+            **_order_update(order, sets, read.version, read.status),
+        }
+        transact: list[dict[str, Any]] = [{"Update": update}]
         transact += [
             self._stock_update(line.sku, line.quantity, order.updated_at) for line in order.items
         ]
-        reasons = self._transact(transact, token=f"{order.id}-v{order.version}")
+        # A token per attempt: the SDK's retries of this call stay idempotent, and two writers
+        # racing for the same order never share one (DynamoDB would refuse the second one's
+        # other parameters with IdempotentParameterMismatch instead of its condition).
+        reasons = self._transact(transact, token=str(uuid.uuid4()))
         if reasons is None:
             return
         if reasons[0].get("Code") == "ConditionalCheckFailed":
             raise StaleWrite()
         raise ConcurrentUpdate("The order or its products are being changed; retry")
+
+    # -- expiring reservations --------------------------------------------------------------
+
+    def due_orders(self, now: datetime, page_size: int) -> Iterator[list[Order]]:
+        """PENDING orders whose reservation deadline is at or before ``now``, in pages of at most
+        ``page_size`` (<= 100, BatchGetItem's limit), each shard's oldest deadline first.
+
+        Each page is one Query of one shard of the reservation index, continuing where that
+        shard's previous page stopped (so an order that stays due after a failed attempt is not
+        read again in the same run), then one strongly consistent BatchGetItem of those orders:
+        the index is eventually consistent, the orders are read as they are now. Orders that
+        are gone or no longer due by then are left out. Shards take turns, one page each.
+        """
+        cutoff = {"S": rfc3339(now)}
+        starts: dict[int, dict[str, Any] | None] = dict.fromkeys(range(keys.SHARDS))
+        while starts:
+            for shard, start in list(starts.items()):
+                params: dict[str, Any] = {
+                    "TableName": self._table,
+                    "IndexName": GSI4.name,
+                    "KeyConditionExpression": "#pk = :pk AND #sk <= :now",
+                    "ExpressionAttributeNames": {"#pk": GSI4.partition_key, "#sk": GSI4.sort_key},
+                    "ExpressionAttributeValues": {
+                        ":pk": {"S": keys.reservation_partition(shard)},
+                        ":now": cutoff,
+                    },
+                    "ScanIndexForward": True,
+                    "Limit": page_size,
+                }
+                if start is not None:
+                    params["ExclusiveStartKey"] = start
+                response = self._call(self._client.query, **params)
+                following = response.get("LastEvaluatedKey")
+                if following:
+                    starts[shard] = following
+                else:
+                    del starts[shard]
+                found = response.get("Items", [])
+                if not found:
+                    continue
+                items = self._batch_get(
+                    [{name: item[name] for name in (PARTITION_KEY, SORT_KEY)} for item in found]
+                )
+                orders = [codec.item_to_order(item) for item in items]
+                due = [order for order in orders if order.reservation_expired(now)]
+                yield sorted(due, key=lambda order: (order.expires_at, order.id))
+
+    def pending_without_deadline(self, page_size: int) -> Iterator[list[Order]]:
+        """PENDING orders written before reservations expired (no ``reserved_until``), a page per
+        shard of the status index at a time. A one-off: it reads every PENDING order (the filter
+        saves bytes sent, not capacity), which is why the expiry job never does this."""
+        for shard in range(keys.SHARDS):
+            params: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": GSI3.name,
+                "KeyConditionExpression": "#pk = :pk",
+                "FilterExpression": "attribute_not_exists(#deadline)",
+                "ExpressionAttributeNames": {
+                    "#pk": GSI3.partition_key,
+                    "#deadline": codec.RESERVED_UNTIL,
+                },
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": keys.status_partition(OrderStatus.PENDING.value, shard)}
+                },
+                "Limit": page_size,
+            }
+            while True:
+                response = self._call(self._client.query, **params)
+                yield [codec.item_to_order(item) for item in response.get("Items", [])]
+                following = response.get("LastEvaluatedKey")
+                if not following:
+                    break
+                params["ExclusiveStartKey"] = following
 
     # -- listing orders ---------------------------------------------------------------------
 
@@ -409,6 +472,19 @@ class DynamoRepository:
             update["ExpressionAttributeValues"][":need"] = {"N": str(-delta)}
         return {"Update": update}
 
+    def _batch_get(self, request_keys: list[dict[str, Any]]) -> list[Item]:
+        """The items at ``request_keys`` (<= 100), strongly consistent, in no particular order."""
+        found: list[Item] = []
+        pending: dict[str, Any] = {self._table: {"Keys": request_keys, "ConsistentRead": True}}
+        for attempt in range(5):
+            response = self._call(self._client.batch_get_item, RequestItems=pending)
+            found += response.get("Responses", {}).get(self._table, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            time.sleep(0.02 * 2**attempt)  # unprocessed keys mean throttling: back off
+        raise StoreUnavailable("The database is busy; retry after the indicated time", 1)
+
     def _transact(self, items: list[dict[str, Any]], token: str) -> list[dict[str, Any]] | None:
         """Run a transaction; None on success, else the per-item cancellation reasons."""
         try:
@@ -469,6 +545,39 @@ class DynamoRepository:
         pages = list(self._pool.map(query, range(keys.SHARDS)))
         merged = heapq.merge(*pages, key=lambda item: item[sort_key]["S"], reverse=descending)
         return [item for _, item in zip(range(limit + 1), merged, strict=False)]
+
+
+def _order_update(
+    order: Order,
+    sets: dict[str, Any],
+    expected_version: int,
+    expected_status: OrderStatus | None,
+) -> dict[str, Any]:
+    """UpdateItem parameters that SET ``sets`` and the order's state attributes (deadline and
+    reservation index entry while it holds stock, cancellation reason once cancelled) and REMOVE
+    the state attributes it no longer has. Conditioned on the version read (and the status)."""
+    present, absent = codec.state_attributes(order)
+    sets = {**sets, **present}
+    names = {f"#a{i}": name for i, name in enumerate(sets)}
+    values = {f":a{i}": value for i, value in enumerate(sets.values())}
+    expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(sets)))
+    if absent:
+        removed = {f"#r{i}": name for i, name in enumerate(absent)}
+        names.update(removed)
+        expression += " REMOVE " + ", ".join(removed)
+    names["#version"] = "version"
+    values[":expected"] = {"N": str(expected_version)}
+    condition = "#version = :expected"
+    if expected_status is not None:
+        names["#status"] = "status"
+        values[":was"] = {"S": expected_status.value}
+        condition += " AND #status = :was"
+    return {
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def _key(key: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -8,6 +8,9 @@ Items and their keys (all key attributes are strings):
 | order       | ORDER#<order id>            | ORDER         | CUSTOMER#<id> / <order id> | CUSTOMER#<id>#<status> / <oid>  | STATUS#<status>#<shard> / <oid>|
 | idempotency | IDEMPOTENCY#<sha256>        | IDEMPOTENCY   | -                          | -                               | -                             |
 
+and, only while an order is PENDING with a deadline, GSI4PK / GSI4SK =
+``RESERVATION#<shard>`` / ``<deadline, RFC 3339 UTC>`` (the reservation index, keys only).
+
 Access patterns:
 - product by sku, order by id: one GetItem on the base table.
 - catalog page: GSI1, ``CATALOG#<shard>`` ascending by sku, shards merged (see below).
@@ -16,6 +19,9 @@ Access patterns:
 - a customer's orders in one status: GSI2, ``CUSTOMER#<id>#<status>`` descending.
 - every order in one status (staff): GSI3, ``STATUS#<status>#<shard>`` descending, shards merged.
 - idempotency record: GetItem/conditional Put on the base table; expires through TTL.
+- PENDING orders whose reservation ran out (the expiry job): GSI4, ``RESERVATION#<shard>`` with
+  ``GSI4SK <= now``, ascending, every shard; then a strongly consistent BatchGetItem of those
+  orders (the index holds keys only).
 
 Why shards: an index partition that every write touches caps the whole table at one partition's
 throughput (about 1,000 writes/s). Every order write lands in the status index, and every order
@@ -23,6 +29,25 @@ line decrements a product's stock, which rewrites that product's catalog index e
 spread over ``SHARDS`` partitions, picked from the item's own id so a key can be rebuilt from
 the id alone. A page of those two lists is one Query per shard (issued together) and a k-way
 merge, which keeps the global order (sku ascending, newest order first).
+
+Why a reservation index of its own, rather than the status index: GSI3 already lists PENDING
+orders, sorted by id, that is by creation time, at no new write cost. But an order's deadline is
+its creation plus the window *in force when it was placed*, and RESERVATION_MINUTES changes per
+stage and over time. A cutoff of "created before now - the current window" misses, after the
+window grows from 10 to 30 minutes, every order placed under 10 until 20 minutes past its
+deadline (the contract says within 2), and after it shrinks reads orders that are not due.
+The only cutoff that is right whatever the history is the smallest window allowed (1 minute):
+every run would then read every PENDING order (about 1.5 KB each, ALL projected) for as long
+as it is pending, 30 reads per abandoned order at 30 minutes, 1,440 at 24 hours, and a run's
+work would grow with the pending population (30,000 items a minute at 1,000 orders a minute),
+which is largest exactly during a sale, when releasing stock matters most. A sparse index
+keyed by the stored deadline is exact: a run reads only what is due, oldest first, whatever
+windows were in force, and its work is bounded by what it expires. The price is index writes:
+a ~100-byte keys-only entry put when an order is placed (1 write unit) and deleted when it
+leaves PENDING (1 write unit), 2 write units per order; an address change keeps the deadline and
+writes nothing to it. Measured figures: the closing note of issue 14. The deadline is stored as
+text under ``reserved_until``, never under the TTL attribute (``expires_at``), which would make
+DynamoDB delete the order. Sharded like the status index, since every placement writes to it.
 """
 
 from __future__ import annotations
@@ -30,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-from lambda_app.repository.schema import GSI1, GSI2, GSI3, PARTITION_KEY, SORT_KEY
+from lambda_app.repository.schema import GSI1, GSI2, GSI3, GSI4, PARTITION_KEY, SORT_KEY
 
 # Changing this re-keys the indexes: existing items would need a backfill. Four partitions give
 # ~4,000 writes/s of headroom per index, far beyond what one table of this service needs.
@@ -90,6 +115,22 @@ def order_index_keys(order_id: str, customer_id: str, status: str) -> dict[str, 
         GSI1.sort_key: order_id,
         **order_status_keys(order_id, customer_id, status),
     }
+
+
+def reservation_partition(shard: int) -> str:
+    return f"RESERVATION#{shard}"
+
+
+def reservation_index_keys(order_id: str, deadline: str) -> dict[str, str]:
+    """An order's entry in the reservation index: ``deadline`` is RFC 3339 UTC text, which
+    sorts as time does (fixed width, one zone)."""
+    return {
+        GSI4.partition_key: reservation_partition(_shard(order_id)),
+        GSI4.sort_key: deadline,
+    }
+
+
+RESERVATION_INDEX_ATTRIBUTES = (GSI4.partition_key, GSI4.sort_key)
 
 
 def idempotency_key(caller_id: str, key: str) -> dict[str, str]:

@@ -1,8 +1,15 @@
-"""Time, in one place: every timestamp the service writes is UTC."""
+"""Time, in one place: every timestamp the service writes is UTC.
+
+Services take a ``Clock`` (``utcnow`` unless told otherwise), so tests can hold time still or
+move it past a reservation's deadline without waiting for it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from lambda_app.domain.errors import (
     ConcurrentUpdate,
@@ -31,7 +32,7 @@ from lambda_app.domain.models import (
     price_lines,
 )
 from lambda_app.repository.dynamodb import DynamoRepository
-from lambda_app.service.clock import utcnow
+from lambda_app.service.clock import Clock, utcnow
 from lambda_app.service.cursors import CursorCodec
 from lambda_app.service.pages import Page
 
@@ -74,12 +75,16 @@ class OrderService:
         repository: DynamoRepository,
         cursors: CursorCodec,
         idempotency_ttl_seconds: int,
+        reservation: timedelta,
         new_id: Callable[[], str] = new_ulid,
+        clock: Clock = utcnow,
     ) -> None:
         self._repository = repository
         self._cursors = cursors
         self._ttl = idempotency_ttl_seconds
+        self._reservation = reservation  # how long a new order holds its stock
         self._new_id = new_id
+        self._clock = clock
 
     # -- placing ----------------------------------------------------------------------------
 
@@ -93,7 +98,7 @@ class OrderService:
             catalog, record = self._repository.read_for_order(
                 quantities, caller.id, idempotency_key
             )
-            now = utcnow()
+            now = self._clock()
             now_epoch = int(now.timestamp())
             if record is not None and record.expires_at > now_epoch:
                 return _replay(record, request_fingerprint)
@@ -107,6 +112,7 @@ class OrderService:
                 shipping_address=request.shipping_address,
                 created_at=now,
                 updated_at=now,
+                expires_at=now + self._reservation,
             )
             new_record = None
             if idempotency_key is not None:
@@ -164,8 +170,8 @@ class OrderService:
     def cancel(self, caller: Caller, order_id: str, if_match: int | None) -> Order:
         def attempt() -> Order:
             order = self._current(caller, order_id, if_match)
-            cancelled = order.cancelled(utcnow())
-            self._repository.save_cancellation(cancelled, order.version)
+            cancelled = order.cancelled(self._clock(), by=caller)
+            self._repository.save_cancellation(cancelled, order)
             return cancelled
 
         return self._with_retries(attempt)
@@ -177,7 +183,7 @@ class OrderService:
             order = self._current(caller, order_id, if_match)
             if order.customer_id != caller.id:
                 raise Forbidden("Only the customer who placed the order can change its address")
-            changed = order.readdressed(address, utcnow())
+            changed = order.readdressed(address, self._clock())
             self._repository.save_order(changed, order.version)
             return changed
 
@@ -193,7 +199,7 @@ class OrderService:
 
         def attempt() -> Order:
             order = self._current(caller, order_id, if_match)
-            moved = order.moved_to(target, utcnow())
+            moved = order.moved_to(target, self._clock())
             self._repository.save_order(moved, order.version)
             return moved
 

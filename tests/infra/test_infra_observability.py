@@ -14,7 +14,7 @@ pytestmark = pytest.mark.xdist_group("infra")
 
 API_HANDLER = "lambda_app.main.handler"
 EVENTS_HANDLER = "lambda_app.events.stream.handler"
-ALARM_COUNT = 11
+ALARM_COUNT = 11 + 3  # the last three: the reservation expiry job's (test_infra_expiry.py)
 
 
 def _function_id(template: dict[str, Any], handler: str) -> str:
@@ -231,7 +231,11 @@ def test_snapstart_publishes_a_version_behind_alias_live(options_json: dict[str,
     # API Gateway invokes the alias, and may invoke only the alias.
     _, integration = only(options_json, "AWS::ApiGatewayV2::Integration")
     assert integration["Properties"]["IntegrationUri"] == {"Ref": alias_id}
-    _, permission = only(options_json, "AWS::Lambda::Permission")
+    (permission,) = [
+        p
+        for p in resources(options_json, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
     assert permission["Properties"]["FunctionName"] == {"Ref": alias_id}
     # The events function is not part of it.
     events_fn = options_json["Resources"][_function_id(options_json, EVENTS_HANDLER)]

@@ -12,7 +12,13 @@ from lambda_app.repository import schema
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-PUBLIC_ROUTE_KEYS = {"GET /health", "GET /docs", "GET /redoc", "GET /openapi.json"}
+PUBLIC_ROUTE_KEYS = {
+    "GET /health",
+    "GET /docs",
+    "GET /docs/oauth2-redirect",
+    "GET /redoc",
+    "GET /openapi.json",
+}
 PRIVATE_ROUTE_KEYS = {
     f"{method} {path}"
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -22,6 +28,7 @@ PRIVATE_ROUTE_KEYS = {
 
 API_HANDLER = "lambda_app.main.handler"
 EVENTS_HANDLER = "lambda_app.events.stream.handler"
+EXPIRY_HANDLER = "lambda_app.jobs.expire_reservations.handler"
 
 
 def function(template: dict[str, Any], handler: str) -> dict[str, Any]:
@@ -111,6 +118,7 @@ def test_functions_arm64_python313_traced_one_asset(dev_json: dict[str, Any]) ->
     assert {f["Properties"]["Handler"] for f in functions.values()} == {
         API_HANDLER,
         EVENTS_HANDLER,
+        EXPIRY_HANDLER,
     }
     for fn in functions.values():
         props = fn["Properties"]
@@ -133,8 +141,15 @@ def test_function_environment(dev_json: dict[str, Any]) -> None:
         "ADMIN_GROUP",
         "METRICS_NAMESPACE",
         "LOG_LEVEL",
+        "RESERVATION_MINUTES",
+        # Sign-in on /docs: tests/infra/test_infra_docs_login.py
+        "DOCS_OAUTH_CLIENT_ID",
+        "DOCS_OAUTH_AUTHORIZATION_URL",
+        "DOCS_OAUTH_TOKEN_URL",
+        "DOCS_OAUTH_SCOPES",
     }
     assert env["TABLE_NAME"] == {"Ref": table_id}
+    assert env["RESERVATION_MINUTES"] == "30"
     assert env["ADMIN_GROUP"] == "admin"
     assert env["METRICS_NAMESPACE"] == "OrderService/dev"
     assert env["LOG_LEVEL"] == "INFO"
@@ -239,7 +254,7 @@ def test_api_role_least_privilege(dev_json: dict[str, Any]) -> None:
     table_id, _ = only(dev_json, "AWS::DynamoDB::GlobalTable")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
     index_arns = [
-        {"Fn::Join": ["", [table_arn, f"/index/{index.name}"]]} for index in schema.INDEXES
+        {"Fn::Join": ["", [table_arn, f"/index/{index.name}"]]} for index in schema.LIST_INDEXES
     ]
     role = _role_of(dev_json, API_HANDLER)
     grants = _grants(role, "dynamodb:")
@@ -374,8 +389,11 @@ def test_outputs(dev_json: dict[str, Any]) -> None:
 
 def test_lambda_permission_limited_to_this_api(dev_json: dict[str, Any]) -> None:
     api_id, _ = only(dev_json, "AWS::ApiGatewayV2::Api")
-    (permission,) = resources(dev_json, "AWS::Lambda::Permission").values()
-    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    (permission,) = [  # the expiry schedule's is in test_infra_expiry.py
+        p
+        for p in resources(dev_json, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
     assert {"Ref": api_id} in permission["Properties"]["SourceArn"]["Fn::Join"][1]
 
 

@@ -116,6 +116,8 @@ def test_an_order_insert_is_order_placed_and_its_stock_and_key_records_are_not(b
         "currency": "EUR",
         "version": 1,
         "time": "2026-11-25T07:31:00.000Z",
+        "expires_at": "2026-11-25T08:01:00.000Z",
+        "cancellation_reason": None,
     }
     assert bus.put_events_calls == [1]
 
@@ -137,6 +139,28 @@ def test_cancelling_is_order_cancelled_and_the_stock_returned_is_not_an_event(bu
     detail = event["detail"]
     assert (detail["old_status"], detail["new_status"]) == ("CONFIRMED", "CANCELLED")
     assert (detail["version"], detail["total"], detail["currency"]) == (3, 2500, "EUR")
+    assert (detail["cancellation_reason"], detail["expires_at"]) == ("staff", None)
+
+
+def test_an_expired_reservation_is_order_cancelled_with_reason_expired(bus: Bus) -> None:
+    assert bus.invoke(stream_event("order_expired")) == {"batchItemFailures": []}
+    [event] = bus.received()
+    assert event["detail-type"] == "OrderCancelled"
+    detail = event["detail"]
+    assert (detail["old_status"], detail["new_status"]) == ("PENDING", "CANCELLED")
+    assert detail["cancellation_reason"] == "expired"
+    assert detail["expires_at"] is None
+    assert (detail["event_id"], detail["time"]) == (f"{ORDER}:2", "2026-11-25T08:01:40.000Z")
+
+
+def test_an_order_written_before_reservations_expired_still_reads(bus: Bus) -> None:
+    record = stream_event("legacy_order_confirmed")["Records"][0]["dynamodb"]
+    assert "reserved_until" not in record["OldImage"]
+    assert "cancellation_reason" not in record["NewImage"]
+    assert bus.invoke(stream_event("legacy_order_confirmed")) == {"batchItemFailures": []}
+    [event] = bus.received()
+    assert event["detail-type"] == "OrderStatusChanged"
+    assert (event["detail"]["expires_at"], event["detail"]["cancellation_reason"]) == (None, None)
 
 
 @pytest.mark.parametrize(

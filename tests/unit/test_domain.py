@@ -12,6 +12,7 @@ from lambda_app.domain.errors import InsufficientStock, InvalidRequest, InvalidT
 from lambda_app.domain.ids import ULID_PATTERN, new_ulid
 from lambda_app.domain.models import (
     Address,
+    Caller,
     Order,
     OrderLine,
     OrderStatus,
@@ -124,10 +125,11 @@ def test_other_status_moves_are_refused_naming_the_current_status(
 
 
 def test_only_pending_or_confirmed_orders_cancel() -> None:
-    assert order(OrderStatus.CONFIRMED).cancelled(NOW).status is OrderStatus.CANCELLED
+    alice = Caller("alice")
+    assert order(OrderStatus.CONFIRMED).cancelled(NOW, alice).status is OrderStatus.CANCELLED
     for status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED):
         with pytest.raises(InvalidTransition):
-            order(status).cancelled(NOW)
+            order(status).cancelled(NOW, alice)
 
 
 def test_address_changes_only_while_pending() -> None:

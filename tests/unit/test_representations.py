@@ -11,7 +11,14 @@ from pydantic_core import to_json
 
 from lambda_app.api import representations
 from lambda_app.api.schemas import OrderList, OrderOut, ProductList, ProductOut
-from lambda_app.domain.models import Address, Order, OrderLine, OrderStatus, Product
+from lambda_app.domain.models import (
+    Address,
+    CancellationReason,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+)
 
 text = st.text(min_size=1, max_size=12)
 amount = st.integers(0, 10**8)
@@ -39,6 +46,8 @@ orders = st.builds(
     created_at=instant,
     updated_at=instant,
     version=st.integers(1, 10**6),
+    expires_at=st.none() | instant,
+    cancellation_reason=st.none() | st.sampled_from(CancellationReason),
 )
 products = st.builds(
     Product,

@@ -11,6 +11,11 @@ router = APIRouter(tags=["health"])
 _OK = b'{"status":"ok"}'
 
 
-@router.get("/health", summary="Liveness check (public)", responses={200: ok(Health)})
+@router.get(
+    "/health",
+    operation_id="getHealth",
+    summary="Liveness check (public)",
+    responses={200: ok(Health)},
+)
 async def health() -> Response:
     return Response(_OK, media_type=JSON)

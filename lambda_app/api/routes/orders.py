@@ -45,6 +45,7 @@ def _represent(order: Order, status_code: int = 200, **headers: str) -> Response
 
 @router.post(
     "",
+    operation_id="placeOrder",
     status_code=status.HTTP_201_CREATED,
     summary="Place an order: prices and stock come from the catalog; stock is reserved atomically",
     responses={
@@ -83,6 +84,7 @@ async def place_order(
 
 @router.get(
     "/{order_id}",
+    operation_id="getOrder",
     summary="One order (its customer, or staff)",
     responses={200: ok(OrderOut, headers=ETAG), **problems(404)},
     openapi_extra=ORDER_ID,
@@ -94,6 +96,7 @@ async def get_order(request: Request) -> Response:
 
 @router.get(
     "",
+    operation_id="listOrders",
     summary="Orders, newest first: your own; staff may filter by customer_id and/or status",
     responses={200: ok(OrderList), **problems(400, 403, 422)},
 )
@@ -120,6 +123,7 @@ async def list_orders(
 
 @router.post(
     "/{order_id}/cancel",
+    operation_id="cancelOrder",
     summary="Cancel a PENDING or CONFIRMED order; its stock is returned in the same transaction",
     responses={200: ok(OrderOut, headers=ETAG), **problems(404, 409, 412, 413, 415, 422)},
     openapi_extra=ORDER_ID,
@@ -134,6 +138,7 @@ async def cancel_order(request: Request, if_match: IfMatch = None) -> Response:
 
 @router.patch(
     "/{order_id}",
+    operation_id="updateOrder",
     summary="Change the shipping address (customer, while PENDING) or move the status one step (staff)",
     responses={
         200: ok(OrderOut, headers=ETAG),

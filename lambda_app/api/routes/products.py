@@ -31,6 +31,7 @@ def _represent(product: Product, status_code: int = 200, **headers: str) -> Resp
 
 @router.post(
     "",
+    operation_id="createProduct",
     status_code=status.HTTP_201_CREATED,
     summary="Add a product to the catalog (staff)",
     responses={
@@ -56,6 +57,7 @@ async def create_product(body: ProductIn, request: Request) -> Response:
 
 @router.get(
     "/{sku}",
+    operation_id="getProduct",
     summary="One product",
     responses={200: ok(ProductOut, headers=ETAG), **problems(404)},
     openapi_extra=SKU,
@@ -67,6 +69,7 @@ async def get_product(request: Request) -> Response:
 
 @router.get(
     "",
+    operation_id="listProducts",
     summary="The catalog, by sku",
     responses={200: ok(ProductList), **problems(400, 422)},
 )
@@ -82,6 +85,7 @@ async def list_products(
 
 @router.patch(
     "/{sku}",
+    operation_id="updateProduct",
     summary="Change name, price or stock (staff); stock never goes below 0",
     responses={
         200: ok(ProductOut, headers=ETAG),

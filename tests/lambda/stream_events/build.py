@@ -17,6 +17,7 @@ from typing import Any
 
 from lambda_app.domain.models import (
     Address,
+    CancellationReason,
     IdempotencyRecord,
     Order,
     OrderLine,
@@ -38,6 +39,7 @@ ADDRESS = Address(
     country="GB",
 )
 MUG = Product("MUG-LOGO", "Logo mug", 1250, "EUR", 10, 1, T0, T0)
+RESERVATION = timedelta(minutes=30)
 
 
 def order(number: int = 1, **changes: Any) -> Order:
@@ -51,6 +53,7 @@ def order(number: int = 1, **changes: Any) -> Order:
         shipping_address=ADDRESS,
         created_at=placed,
         updated_at=placed,
+        expires_at=placed + RESERVATION,
     )
     return replace(base, **changes)
 
@@ -130,8 +133,14 @@ def build() -> dict[str, dict[str, Any]]:
         placed, status=OrderStatus.CONFIRMED, version=2, updated_at=T0 + timedelta(hours=1)
     )
     cancelled = replace(
-        confirmed, status=OrderStatus.CANCELLED, version=3, updated_at=T0 + timedelta(hours=2)
+        confirmed,
+        status=OrderStatus.CANCELLED,
+        cancellation_reason=CancellationReason.STAFF,
+        version=3,
+        updated_at=T0 + timedelta(hours=2),
     )
+    assert placed.expires_at is not None
+    expired = placed.expired(placed.expires_at + timedelta(seconds=40))
     readdressed = replace(
         placed,
         shipping_address=replace(ADDRESS, line2="Flat 2"),
@@ -154,6 +163,19 @@ def build() -> dict[str, dict[str, Any]]:
     events["order_cancelled"] = [
         s.order("MODIFY", cancelled, confirmed),
         s.product("MODIFY", MUG, _stock(MUG, -2)),
+    ]
+    # The expiry job: the same transaction as a cancel, reason "expired".
+    s = Stream(350)
+    events["order_expired"] = [
+        s.order("MODIFY", expired, placed),
+        s.product("MODIFY", MUG, _stock(MUG, -2)),
+    ]
+    # An order written before reservations expired: no deadline, no reason, no reservation
+    # index entry; confirmed by staff.
+    s = Stream(370)
+    legacy = replace(placed, expires_at=None)
+    events["legacy_order_confirmed"] = [
+        s.order("MODIFY", replace(confirmed, expires_at=None), legacy)
     ]
     s = Stream(400)
     events["order_readdressed"] = [s.order("MODIFY", readdressed, placed)]
