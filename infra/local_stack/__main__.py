@@ -53,11 +53,25 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--outputs", type=Path, default=OUTPUTS, help="where to write the stack's outputs"
     )
     parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more CDK context for the deploy, e.g. reservation_minutes=1 (repeatable)",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         help="emulator state, logs, cloud assembly (default: a fresh directory, removed at exit)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for item in args.context:
+        key = item.partition("=")[0]
+        if "=" not in item or not key:
+            parser.error(f"--context takes KEY=VALUE, got {item!r}")
+        if key == "target":
+            parser.error("--context target=...: make stack always deploys target=local")
+    return args
 
 
 def token_command(endpoint: str, client_id: str, user: users.DemoUser) -> str:
@@ -149,7 +163,9 @@ def serve(args: argparse.Namespace) -> int:
         with _timed("cdk bootstrap done"):
             cdk.bootstrap(endpoint, work_dir)
         with _timed("cdk deploy done"):
-            outputs = cdk.local_outputs(endpoint, cdk.deploy(endpoint, STACK, work_dir))
+            outputs = cdk.local_outputs(
+                endpoint, cdk.deploy(endpoint, STACK, work_dir, args.context)
+            )
         idp = cdk.client("cognito-idp", endpoint)
         for user in users.DEMO_USERS:
             users.create_user(idp, outputs["UserPoolId"], user)

@@ -119,8 +119,11 @@ def _assembly(work_dir: Path) -> Path:
     return work_dir / "cdk.out"
 
 
-def deploy(endpoint: str, stack: str, work_dir: Path) -> dict[str, str]:
-    """``cdk deploy -c target=local`` into the emulator; the stack's outputs (the CLI's own).
+def deploy(
+    endpoint: str, stack: str, work_dir: Path, context: Sequence[str] = ()
+) -> dict[str, str]:
+    """``cdk deploy -c target=local`` (plus ``context``, ``KEY=VALUE`` each) into the emulator;
+    the stack's outputs (the CLI's own).
 
     The cloud assembly goes to ``work_dir`` (one per run: runs never share one), seeded with the
     last asset built for this target so that an unchanged asset is not bundled again.
@@ -134,6 +137,7 @@ def deploy(endpoint: str, stack: str, work_dir: Path) -> dict[str, str]:
             "deploy",
             stack,
             *CONTEXT,
+            *(arg for item in context for arg in ("-c", item)),
             "--output",
             str(assembly),
             "--require-approval",

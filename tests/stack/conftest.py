@@ -35,6 +35,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 600
 STOP_TIMEOUT_S = 60
 READY_LINE = "Serving until Ctrl-C."
+# Reservations held one minute (the shortest the stack allows) so that the expiry job, which
+# runs every minute, can be seen cancelling one within a test; every other test acts on its
+# orders within seconds of placing them.
+RESERVATION_MINUTES = 1
 ADDRESS = {
     "name": "Ada Lovelace",
     "line1": "12 St James's Square",
@@ -175,6 +179,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             [
                 *(sys.executable, "-m", "infra.local_stack", "--port", str(port)),
                 *("--work-dir", str(work / "run"), "--outputs", str(outputs_file)),
+                *("--context", f"reservation_minutes={RESERVATION_MINUTES}"),
             ],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,

@@ -8,11 +8,12 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from .conftest import REPO_ROOT, Caller, Stack
+from .conftest import REPO_ROOT, RESERVATION_MINUTES, Caller, Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
 
@@ -120,3 +121,34 @@ def test_placed_and_cancelled_orders_arrive_on_the_bus(
         assert (detail["total"], detail["currency"]) == (900, "EUR")
         assert detail["version"] == state["version"]
         assert detail["time"] == state["updated_at"]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_reservation_that_runs_out_is_cancelled_by_the_scheduled_job(
+    stack: Stack, bob: Caller, consumer: Consumer
+) -> None:
+    """The stack's schedule runs the expiry function every minute; an order still PENDING past
+    its ``expires_at`` is cancelled as ``expired`` within 2 minutes, and its stock returned."""
+    customer = stack.new_user()
+    sku = stack.new_product(bob, stock=3)
+    order = customer.place([(sku, 2)]).json()
+    held = _instant(order["expires_at"]) - _instant(order["created_at"])
+    assert held == timedelta(minutes=RESERVATION_MINUTES)  # the context reached the function
+    assert bob.call("GET", f"products/{sku}").json()["stock"] == 1
+
+    deadline = _instant(order["expires_at"]).timestamp() + 120 + 30  # the contract, plus slack
+    current = order
+    while current["status"] == "PENDING" and time.time() < deadline:
+        time.sleep(5)
+        current = customer.call("GET", f"orders/{order['id']}").json()
+    assert current["status"] == "CANCELLED", current
+    assert current["cancellation_reason"] == "expired"
+    assert current["expires_at"] is None
+    assert bob.call("GET", f"products/{sku}").json()["stock"] == 3
+
+    event = consumer.wait_for(order["id"], "OrderCancelled")
+    assert event["detail"]["cancellation_reason"] == "expired"
+    assert event["detail"]["old_status"] == "PENDING"
