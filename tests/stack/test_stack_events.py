@@ -121,6 +121,9 @@ def test_placed_and_cancelled_orders_arrive_on_the_bus(
         assert (detail["total"], detail["currency"]) == (900, "EUR")
         assert detail["version"] == state["version"]
         assert detail["time"] == state["updated_at"]
+        assert detail["expires_at"] == state["expires_at"]  # set while PENDING, then null
+    assert placed_event["detail"]["cancellation_reason"] is None
+    assert cancelled_event["detail"]["cancellation_reason"] == "customer"
 
 
 def _instant(text: str) -> datetime:
