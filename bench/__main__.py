@@ -1,11 +1,15 @@
 """`make bench`: our Lambda handler against baselines, side by side, in one run.
 
+Everything runs on the Lambda runtime's Python version (infra/constructs/compute.py).
+
 Cold start: a fresh interpreter imports a handler from its code directory (no bytecode writes,
 as in Lambda's read-only /var/task) and answers one GET /health event. Stacks:
-  ours   the built Lambda asset (infra/bundling.py), bytecode for this interpreter
+  ours   the asset `cdk synth -c target=local` writes (cdk.out/asset.<hash>: what `cdk deploy`
+         ships, built for this machine's CPU), as it is; it carries its own botocore
   empty  an empty FastAPI + Mangum app with one route and a boto3 client, pip-installed plainly
   raw    a json + boto3 handler
-All three take the AWS SDK from one shared directory, like Lambda's runtime copy.
+The two baselines take boto3 from one shared directory, as a function without its own SDK
+takes the Lambda runtime's copy (the whole SDK, every service's models).
 
 Warm: POST /orders, GET /orders/{id} and a page of 20 through handler(event, context) with
 API Gateway 2.0 events, DynamoDB faked at botocore's before-send, against the raw handler making
@@ -29,7 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.bundling import build_asset, find_interpreter, zipped_size
+from infra import assembly
+from infra.bundling import bytecode_interpreter, zipped_size
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -46,25 +51,28 @@ WARM = {
 }
 
 
-def _arch() -> str:
-    return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+SDK_FAMILY = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil")
+SDK_FAMILY += ("six", "urllib3")
 
 
-def _pick_python(wanted: str) -> tuple[str, str]:
-    for version in (wanted, "3.13", "3.12"):
-        found = find_interpreter(version)
-        if found:
-            return found, version
-    return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
+def _locked(name: str, lock: str = "dev.txt") -> str:
+    for line in (ROOT / "requirements" / lock).read_text().splitlines():
+        if line.startswith(f"{name}=="):
+            return line.split("==", 1)[1].strip()
+    raise SystemExit(f"{name} is not pinned in requirements/{lock}")
 
 
-def build(work: Path, python: str, version: str) -> dict[str, Path]:
-    """Code dirs for each stack, plus the shared SDK dir; returns {name: dir}."""
-    ours, sdk, empty, raw = work / "ours", work / "sdk", work / "empty", work / "raw"
-    floor = work / "floor"
-    build_asset(ours, platform=_arch(), python_version=version, compile_with=python, sdk_dir=sdk)
-    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", str(sdk)], check=True)
-    # The plain way: pip install (which compiles bytecode), nothing pruned; SDK shared as above.
+def synthesized_asset(work: Path) -> assembly.FunctionAsset:
+    """`cdk synth -c target=local` into ``work``: the asset exactly as CDK writes it."""
+    assembly.synth(work / "cdk.out", {"target": "local"})
+    return assembly.the_asset(work / "cdk.out")
+
+
+def build(work: Path, python: str, ours: Path) -> dict[str, Path]:
+    """Code dirs for the baselines, plus the shared SDK dir; returns {name: dir}."""
+    sdk, empty, raw, floor = work / "sdk", work / "empty", work / "raw", work / "floor"
+    # The plain way: pip install (which compiles bytecode), nothing pruned; the same botocore as
+    # ours and its boto3, moved to the shared SDK dir as the runtime's would be.
     subprocess.run(
         [
             python,
@@ -77,24 +85,15 @@ def build(work: Path, python: str, version: str) -> dict[str, Path]:
             str(empty),
             "-r",
             str(ROOT / "requirements" / "runtime.txt"),
+            f"boto3=={_locked('boto3')}",
         ],
         check=True,
     )
+    sdk.mkdir()
     for name in os.listdir(empty):
-        if name.split("-")[0] in {
-            "boto3",
-            "botocore",
-            "s3transfer",
-            "jmespath",
-            "dateutil",
-            "python_dateutil",
-            "six.py",
-            "six",
-            "urllib3",
-        }:
-            shutil.rmtree(empty / name, ignore_errors=True) if (empty / name).is_dir() else (
-                empty / name
-            ).unlink()
+        if name.split("-")[0].removesuffix(".py") in SDK_FAMILY:
+            shutil.move(empty / name, sdk / name)
+    shutil.rmtree(empty / "bin", ignore_errors=True)
     shutil.copytree(empty, floor)  # the same plain install, plus the raw handler behind FastAPI
     shutil.copy(BENCH / "baselines" / "empty_app.py", empty)
     for baseline in ("floor_app.py", "raw_handler.py"):
@@ -106,10 +105,11 @@ def build(work: Path, python: str, version: str) -> dict[str, Path]:
     return {"ours": ours, "empty": empty, "floor": floor, "raw": raw, "sdk": sdk}
 
 
-def _env(code: Path, sdk: Path) -> dict[str, str]:
+def _env(code: Path, sdk: Path | None) -> dict[str, str]:
+    paths = [code, sdk, BENCH] if sdk else [code, BENCH]  # ours: its own SDK, nothing else
     return {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": f"{code}{os.pathsep}{sdk}{os.pathsep}{BENCH}",
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
         "PYTHONDONTWRITEBYTECODE": "1",
         "TABLE_NAME": "bench",
         "CURSOR_SECRET": "bench-secret",
@@ -138,7 +138,7 @@ def cold(python: str, dirs: dict[str, Path], runs: int) -> dict[str, Any]:
         for name, target in TARGETS.items():
             out = subprocess.run(
                 [python, "-s", "-B", str(BENCH / "child.py"), "cold", target],
-                env=_env(dirs[name], dirs["sdk"]),
+                env=_env(dirs[name], None if name == "ours" else dirs["sdk"]),
                 capture_output=True,
                 text=True,
                 check=True,
@@ -161,7 +161,7 @@ def warm(python: str, dirs: dict[str, Path], rounds: int, batch: int) -> dict[st
     workers = {
         name: subprocess.Popen(
             [python, "-s", "-B", str(BENCH / "child.py"), "warm", target],
-            env=_env(dirs[name], dirs["sdk"]),
+            env=_env(dirs[name], None if name == "ours" else dirs["sdk"]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -207,24 +207,35 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--python-version", default="3.14", help="the Lambda runtime's version")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
 
-    python, version = _pick_python(args.python_version)
-    print(
-        f"Python {version} ({python}) on {platform.machine()}, {os.cpu_count()} cores", flush=True
-    )
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         started = time.monotonic()
-        dirs = build(Path(tmp), python, version)
-        print(f"built the three stacks in {time.monotonic() - started:.0f} s", flush=True)
+        asset = synthesized_asset(Path(tmp))
+        version = asset.python_version
+        python = bytecode_interpreter(version)  # the one the synth compiled the bytecode with
+        if python is None:
+            raise SystemExit(f"no Python {version} (the runtime's) to run the asset on")
+        print(
+            f"Python {version} ({python}) on {platform.machine()}, {os.cpu_count()} cores; "
+            f"ours: {asset.directory.name} ({asset.architecture})",
+            flush=True,
+        )
+        dirs = build(Path(tmp), python, asset.directory)
+        print(f"synthesized and built the stacks in {time.monotonic() - started:.0f} s", flush=True)
         sizes = {name: zipped_size(dirs[name]) for name in ("ours", "empty")}
         cold_results = cold(python, dirs, args.cold_runs)
         warm_results = warm(python, dirs, args.rounds, args.batch)
 
     report = {
-        "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "python": version},
+        "machine": {
+            "arch": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": version,
+            "load_average": os.getloadavg(),
+        },
+        "asset": asset.directory.name,
         "cold_start_ms": cold_results,
         "warm_us": warm_results,
         "asset_bytes": {n: {"zipped": z, "unzipped": u} for n, (u, z) in sizes.items()},

@@ -6,6 +6,7 @@ import os
 
 import aws_cdk as cdk
 
+from infra.bundling import BytecodeUnavailable
 from infra.config import StageConfig
 from infra.stack import OrderServiceStack
 
@@ -28,7 +29,10 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
 
 
 def main() -> None:
-    build_app().synth()
+    try:
+        build_app().synth()
+    except BytecodeUnavailable as refusal:  # a message for the deployer, not a traceback
+        raise SystemExit(f"error: {refusal}") from None
 
 
 if __name__ == "__main__":

@@ -1,23 +1,25 @@
-"""Build the Lambda asset without Docker: pip for the target platform, the app, bytecode.
+"""Build the Lambda asset without Docker: wheels for the target platform, the app, bytecode.
 
-``build_asset()`` is plain Python (used by the CDK app, the tests and benchmarks);
-``LocalPythonBundling`` wraps it for CDK's ``ILocalBundling`` hook, so ``cdk synth`` never needs
-Docker. What ends up in the asset:
+``build_asset()`` is plain Python; ``LocalPythonBundling`` wraps it for CDK's ``ILocalBundling``
+hook, so ``cdk synth`` never needs Docker. The tests and ``make bench`` run the asset that a real
+``cdk synth`` produced (infra/assembly.py), never a build of their own. What ends up in it:
 
 1. The locked runtime requirements (``requirements/runtime.txt``), binary wheels only, for the
-   target platform and CPython version: ``pip install --platform ... --python-version ...``.
-2. What the handler never imports is removed (see ``_prune``). By default that includes the AWS
-   SDK family (boto3, botocore, ...): the Lambda runtime provides it, and bundling it would take
-   the asset from ~3 to ~23 MiB zipped (measurements and reasoning: docs/deploy.md).
+   target platform and CPython version: ``uv pip install --target ... --python-platform ...``.
+   That includes botocore, the exact version the tests run: the function imports ours, never the
+   Lambda runtime's (whose version changes under a deployed function).
+2. What the handler never imports is removed (``_prune``): botocore's models of every service
+   but the ones the functions call (``SDK_SERVICES``), and the rest listed in ``PRUNE``.
 3. ``lambda_app`` (without tests, caches and the local-only ``serve`` parts).
-4. Bytecode, compiled by an interpreter of exactly the runtime's version when one is available
-   (``.pyc`` files are version-specific; Lambda's code directory is read-only, so without them
-   every cold start compiles every module). Hash-based and unchecked, so the zip's timestamps
-   do not matter.
+4. Bytecode, compiled by an interpreter of exactly the runtime's version (``.pyc`` files are
+   version-specific; Lambda's code directory is read-only, so without them every cold start
+   compiles every module). ``bytecode_interpreter`` finds one, or has uv install it. Hash-based
+   and unchecked, so the zip's timestamps do not matter.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import os
@@ -36,29 +38,20 @@ import jsii
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_PACKAGE = "lambda_app"
 RUNTIME_REQUIREMENTS = Path("requirements") / "runtime.txt"
-DEFAULT_PIP_CACHE = REPO_ROOT / ".build" / "pip-cache"
 # Bump when the bundler's output changes for the same inputs: it is part of the asset hash.
 BUNDLER_VERSION = "1"
 
-# manylinux tags pip may pick for each Lambda architecture. Lambda's python3.12+ runtimes run on
-# Amazon Linux 2023 (glibc 2.34), so manylinux_2_28 wheels are fine as well as manylinux2014.
-PLATFORMS: dict[str, tuple[str, ...]] = {
-    "aarch64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
-    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+# The platform uv installs wheels for, per Lambda architecture. Lambda's python3.12+ runtimes
+# run on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 and older wheels (manylinux2014) load.
+PLATFORMS: dict[str, str] = {
+    "aarch64": "aarch64-manylinux_2_28",
+    "x86_64": "x86_64-manylinux_2_28",
 }
 
-# The AWS SDK and its private dependencies (nothing else in the lock needs them). The Lambda
-# Python runtime ships these, so they are left out unless ``include_sdk=True``.
-SDK_DISTRIBUTIONS = (
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "python_dateutil",
-    "six",
-    "urllib3",
-)
-SDK_TOP_LEVEL = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+# The services whose clients the functions make (lambda_app/repository/client.py,
+# lambda_app/events/stream.py): botocore keeps their models, and drops the other ~450 (28 MB).
+# In Lambda credentials come from the environment, so no STS or SSO client is ever made.
+SDK_SERVICES = ("dynamodb", "events")
 
 # Installed but never imported by the handler. Each entry is checked, not guessed:
 # - pydantic/v1: FastAPI only probes it inside ``try: from pydantic import v1 / except
@@ -70,16 +63,28 @@ SDK_TOP_LEVEL = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six
 # - bin/: console scripts with this machine's shebang.
 # - idna: anyio imports it only inside its socket/TLS name resolution (anyio/_core/_sockets.py),
 #   which serves outgoing connections; the handler never opens one through anyio.
-PRUNE = ("bin", "pydantic/v1", "pydantic/mypy.py", "anyio/pytest_plugin.py", "idna")
+# - annotated_types/test_cases.py: the package's test data; nothing imports it.
+# - .lock: uv's lock file for the target directory.
+PRUNE = (
+    "bin",
+    ".lock",
+    "pydantic/v1",
+    "pydantic/mypy.py",
+    "anyio/pytest_plugin.py",
+    "idna",
+    "annotated_types/test_cases.py",
+)
 # Parts of lambda_app that only `order-api serve` uses (the embedded moto server, the CLI): the
 # handler never imports them, and tests/infra imports the handler from the asset to prove it.
 APP_EXCLUDE = ("local", "cli.py")
-# Must never be in the asset: fastapi switches EmailStr behaviour when it is importable.
-FORBIDDEN = ("email_validator",)
+# Must never be in the asset. email_validator: fastapi switches EmailStr behaviour when it is
+# importable. boto3 and s3transfer: nothing of ours imports them (clients are made through
+# botocore's session), and a boto3 beside our botocore would mix two SDK releases.
+FORBIDDEN = ("email_validator", "boto3", "s3transfer")
 
 
 class BundlingError(RuntimeError):
-    """The asset could not be built (pip failed, a forbidden package appeared, ...)."""
+    """The asset could not be built (the install failed, a forbidden package appeared, ...)."""
 
 
 def _log(message: str) -> None:
@@ -102,7 +107,7 @@ def interpreter_version(python: str | os.PathLike[str]) -> tuple[str, bool] | No
 
 
 def find_interpreter(python_version: str) -> str | None:
-    """An interpreter of exactly ``python_version`` (e.g. "3.14"), final release, or None.
+    """An interpreter of exactly ``python_version`` (e.g. "3.13"), final release, or None.
 
     Looks at ``$LAMBDA_BYTECODE_PYTHON``, ``python3.X`` on PATH, then pyenv's versions.
     Pre-releases are skipped: their bytecode magic number can differ from the final release's.
@@ -120,6 +125,95 @@ def find_interpreter(python_version: str) -> str | None:
         if found == (python_version, True):
             return candidate
     return None
+
+
+def find_uv() -> str | None:
+    """uv on PATH, else the one the Makefile pins beside the venv's interpreter (.venv/bin/uv)."""
+    if on_path := shutil.which("uv"):
+        return on_path
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if os.access(beside, os.X_OK) else None
+
+
+def _uv_find(uv: str, python_version: str) -> str | None:
+    """The uv-managed CPython ``python_version``, if uv has installed one."""
+    try:
+        result = subprocess.run(
+            [uv, "python", "find", "--managed-python", "--no-project", python_version],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = result.stdout.strip()
+    if result.returncode != 0 or not path:
+        return None
+    return path if interpreter_version(path) == (python_version, True) else None
+
+
+def uv_interpreter(python_version: str) -> str | None:
+    """CPython ``python_version`` installed by uv (``uv python install``), or None if there is no
+    uv or it cannot get one. uv downloads CPython builds from their own release site, not from a
+    package index: on a machine that reaches only package registries this fails."""
+    uv = find_uv()
+    if uv is None:
+        return None
+    if found := _uv_find(uv, python_version):
+        return found
+    _log(f"no Python {python_version} on this machine: `uv python install {python_version}`")
+    try:
+        result = subprocess.run(
+            # --no-bin: nothing goes on the user's PATH; the bundler asks uv where it is.
+            [uv, "python", "install", "--no-bin", python_version],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+            timeout=900,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        _log(f"uv python install {python_version} failed: {error}")
+        return None
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["no output"]
+        # uv's first line says what failed, its last one the root cause (no network, say).
+        reason = lines[0].strip() + (f" ({lines[-1].strip()})" if len(lines) > 1 else "")
+        _log(f"uv python install {python_version} failed: {reason}")
+        return None
+    return _uv_find(uv, python_version)
+
+
+@functools.cache
+def bytecode_interpreter(python_version: str) -> str | None:
+    """The interpreter that compiles the asset's bytecode: one already installed
+    (``find_interpreter``), else one uv installs; None if neither works. Asked once per process:
+    every function shares the asset."""
+    return find_interpreter(python_version) or uv_interpreter(python_version)
+
+
+class BytecodeUnavailable(BundlingError):
+    """A prod asset would ship without bytecode (and nobody said that is fine)."""
+
+
+def no_bytecode(python_version: str, *, refuse: bool) -> None:
+    """What happens when no interpreter can compile the bytecode: ``refuse`` (prod) raises, at
+    synth time and outside jsii's bundling callback so that ``cdk synth`` stops; otherwise
+    (dev) one warning line, and the asset ships sources only."""
+    cost = "every cold start would compile every module (about 2.4x the INIT)"
+    if refuse:
+        raise BytecodeUnavailable(
+            f"no Python {python_version} to compile the asset's bytecode with (none installed, "
+            f"and uv could not install one): {cost}. Install Python "
+            f"{python_version} (python{python_version} on PATH, pyenv, or "
+            "LAMBDA_BYTECODE_PYTHON=/path/to/python), or ship without bytecode anyway with "
+            "-c allow_missing_bytecode=true."
+        )
+    _log(
+        f"WARNING: no Python {python_version} (none installed, uv could not install one): "
+        f"this asset has no bytecode, so {cost}; prod would refuse it (docs/deploy.md)."
+    )
 
 
 def _source_files(root: Path) -> Iterable[Path]:
@@ -144,7 +238,6 @@ def asset_hash(
     *,
     platform: str,
     python_version: str,
-    include_sdk: bool = False,
     compile_bytecode: bool = False,
     root: Path = REPO_ROOT,
 ) -> str:
@@ -157,7 +250,6 @@ def asset_hash(
         BUNDLER_VERSION,
         platform,
         python_version,
-        str(include_sdk),
         str(compile_bytecode),
     ):
         digest.update(part.encode() + b"\0")
@@ -169,33 +261,24 @@ def asset_hash(
     return digest.hexdigest()
 
 
-def _pip_install(
-    target: Path,
-    *,
-    requirements: Path,
-    platform: str,
-    python_version: str,
-    pip_cache: Path | None,
-) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    for tag in PLATFORMS[platform]:
-        command += ["--platform", tag]
-    command += [
-        "--only-binary=:all:",
-        "--python-version",
-        python_version,
-        "--implementation",
-        "cp",
-        "--no-compile",  # pip would compile with *this* interpreter's version: useless bytecode
-        "--target",
-        str(target),
-        "-r",
-        str(requirements),
-    ]
-    command += ["--cache-dir", str(pip_cache)] if pip_cache else ["--no-cache-dir"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+def _install(target: Path, *, requirements: Path, platform: str, python_version: str) -> None:
+    """The locked wheels for the target platform and CPython, as files in ``target``: uv's
+    ``pip install --target`` (pip's equivalent took ~10x as long, mostly asking the index)."""
+    uv = find_uv()
+    if uv is None:
+        raise BundlingError("uv not found (on PATH or beside this interpreter): run `make install`")
+    command = [uv, "pip", "install", "--quiet", "--target", str(target)]
+    command += ["--python-platform", PLATFORMS[platform], "--python-version", python_version]
+    # Wheels only; no bytecode (it would be this interpreter's, and _compile makes the right one);
+    # copies, not links into uv's cache.
+    command += ["--only-binary", ":all:", "--link-mode", "copy", "-r", str(requirements)]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"}, check=False
+    )
     if result.returncode != 0:
-        raise BundlingError(f"pip install failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        raise BundlingError(
+            f"uv pip install failed ({result.returncode}):\n{result.stderr[-4000:]}"
+        )
 
 
 def _remove(path: Path) -> None:
@@ -205,27 +288,18 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _prune(target: Path, *, include_sdk: bool, sdk_dir: Path | None) -> None:
+def _prune(target: Path) -> None:
     for rel in PRUNE:
         _remove(target / rel)
     for cache in list(target.rglob("__pycache__")):
         _remove(cache)
     for stub in target.rglob("*.pyi"):
         stub.unlink()
-    if include_sdk:
-        return
-    moved = [target / name for name in SDK_TOP_LEVEL]
-    for dist in SDK_DISTRIBUTIONS:
-        moved += target.glob(f"{dist}-*.dist-info")
-    for path in moved:
-        if not path.exists():
-            continue
-        if sdk_dir is not None:
-            sdk_dir.mkdir(parents=True, exist_ok=True)
-            _remove(sdk_dir / path.name)
-            shutil.move(str(path), sdk_dir / path.name)
-        else:
-            _remove(path)
+    # botocore's models: only the functions' services (a directory each) and the files every
+    # client reads (endpoints, partitions, retry and default configuration) stay.
+    for entry in (target / "botocore" / "data").iterdir():
+        if entry.is_dir() and entry.name not in SDK_SERVICES:
+            shutil.rmtree(entry)
 
 
 def _copy_app(root: Path, target: Path) -> None:
@@ -277,35 +351,28 @@ def build_asset(
     platform: str,
     python_version: str,
     compile_with: str | None = None,
-    include_sdk: bool = False,
-    sdk_dir: str | os.PathLike[str] | None = None,
     root: str | os.PathLike[str] = REPO_ROOT,
-    pip_cache: str | os.PathLike[str] | None = DEFAULT_PIP_CACHE,
 ) -> Path:
     """Build the Lambda asset into ``output_dir`` (created; should be empty).
 
-    platform: ``"aarch64"`` or ``"x86_64"``; python_version: ``"3.14"``.
+    platform: ``"aarch64"`` or ``"x86_64"``; python_version: ``"3.13"``.
     compile_with: an interpreter of exactly ``python_version`` to compile bytecode, or None.
-    include_sdk: keep boto3 & co in the asset (default: rely on the Lambda runtime's copy).
-    sdk_dir: where to move the SDK instead of deleting it (tests put it on PYTHONPATH after the
-    asset, like Lambda's /var/runtime).
     """
     if platform not in PLATFORMS:
         raise BundlingError(f"unknown platform {platform!r}; expected one of {sorted(PLATFORMS)}")
     root_path = Path(root)
     target = Path(output_dir)
     target.mkdir(parents=True, exist_ok=True)
-    _pip_install(
+    _install(
         target,
         requirements=root_path / RUNTIME_REQUIREMENTS,
         platform=platform,
         python_version=python_version,
-        pip_cache=Path(pip_cache) if pip_cache else None,
     )
     for name in FORBIDDEN:
         if (target / name).exists():
             raise BundlingError(f"{name} must not be in the asset; check requirements/runtime.txt")
-    _prune(target, include_sdk=include_sdk, sdk_dir=Path(sdk_dir) if sdk_dir else None)
+    _prune(target)
     _copy_app(root_path, target)
     if compile_with:
         _compile(target, compile_with, python_version)
@@ -333,7 +400,8 @@ class LocalPythonBundling:
     """CDK's local bundling hook around ``build_asset`` (no Docker).
 
     Never raises across the jsii boundary: on failure it prints why and returns False (CDK then
-    tries Docker, which fails loudly on a machine without it).
+    tries Docker, which fails loudly on a machine without it). Refusals that must stop a synth
+    (``no_bytecode``) happen before, where the stack is built.
     """
 
     def __init__(self, *, platform: str, python_version: str, compile_with: str | None) -> None:
@@ -346,14 +414,9 @@ class LocalPythonBundling:
     ) -> bool:
         # jsii calls this with the options struct as one positional argument; the generated
         # Python interface spells the struct out as keywords, which **_ accepts (type checkers).
+        # Whether to compile bytecode was decided before (no_bytecode): a refusal raised here
+        # would not stop the synth, CDK would only fall back to Docker.
         try:
-            if not self.compile_with:
-                _log(
-                    f"WARNING: no Python {self.python_version} interpreter found: the asset has "
-                    "no bytecode and every cold start compiles it (~0.5 s more). Set "
-                    "LAMBDA_BYTECODE_PYTHON or install python"
-                    f"{self.python_version} to fix."
-                )
             build_asset(
                 output_dir,
                 platform=self.platform,

@@ -11,6 +11,7 @@
 | ``log_level``    | ``LOG_LEVEL`` of both functions (DEBUG, INFO, WARNING, ERROR)       | ``INFO``  |
 | ``reservation_minutes`` | how long a PENDING order holds its stock, 1..1440 (``RESERVATION_MINUTES``) | ``30`` |
 | ``target``       | ``aws``, or ``local``: the same stack for a local AWS emulator      | ``aws``   |
+| ``allow_missing_bytecode`` | ``true``: a prod synth may ship an asset without bytecode | ``false`` |
 
 Everything else follows from the stage: prod keeps data (RETAIN, deletion protection) and logs
 longer; dev is disposable (DESTROY). Names are prefixed with the stage so both can share an
@@ -74,6 +75,7 @@ class StageConfig:
     log_level: str = "INFO"
     target: str = "aws"
     reservation_minutes: int = 30
+    allow_missing_bytecode: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -100,6 +102,12 @@ class StageConfig:
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def requires_bytecode(self) -> bool:
+        """Prod refuses an asset without bytecode (every cold start would compile every module)
+        unless told otherwise; dev only warns (infra/bundling.py: no_bytecode)."""
+        return self.is_prod and not self.allow_missing_bytecode
 
     @property
     def stack_name(self) -> str:
@@ -182,6 +190,9 @@ class StageConfig:
             alarm_email=email,
             log_level=log_level,
             reservation_minutes=minutes,
+            allow_missing_bytecode=_flag(
+                node.try_get_context("allow_missing_bytecode"), "allow_missing_bytecode"
+            ),
         )
 
 

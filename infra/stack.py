@@ -34,7 +34,7 @@ class OrderServiceStack(cdk.Stack):
         cdk.Tags.of(self).add("stage", config.stage)
 
         # One asset for every function (bundled once).
-        code = code or lambda_code(config)
+        code = code or lambda_code(self, config)
         self.data = Data(self, "Data", config=config)
         self.auth = Auth(self, "Auth", config=config)
         self.api = Api(

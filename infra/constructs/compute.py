@@ -41,11 +41,20 @@ def acknowledge_runtime(function: lambda_.Function) -> None:
 
 
 def lambda_code(
-    config: StageConfig, runtime_python_version: str = RUNTIME_PYTHON_VERSION
+    scope: Construct, config: StageConfig, runtime_python_version: str = RUNTIME_PYTHON_VERSION
 ) -> lambda_.Code:
-    """The asset, bundled locally (infra/bundling.py); Docker is only CDK's fallback."""
+    """The asset, bundled locally (infra/bundling.py); Docker is only CDK's fallback.
+
+    The bytecode interpreter is settled here, not in the bundling callback: whether the asset
+    has bytecode is part of its hash, and a prod synth without it must stop with an error,
+    which jsii's callback cannot raise. Template-only synths (bundling skipped) look for none.
+    """
     platform = config.asset_platform
-    compile_with = bundling.find_interpreter(runtime_python_version)
+    compile_with = None
+    if cdk.Stack.of(scope).bundling_required:
+        compile_with = bundling.bytecode_interpreter(runtime_python_version)
+        if compile_with is None:
+            bundling.no_bytecode(runtime_python_version, refuse=config.requires_bytecode)
     return lambda_.Code.from_asset(
         str(bundling.REPO_ROOT),
         # Our own hash of exactly the bundler's inputs: CDK never fingerprints the repository.

@@ -51,30 +51,29 @@ class InvocationLoop(asyncio.SelectorEventLoop):
 
     def run(self, request: Coroutine[Any, Any, None]) -> None:
         """Run ``request`` to its end: at once, and through the loop only if it has to wait."""
+        if sys.version_info < (3, 13):  # local development only (Lambda runs 3.13): Mangum's way
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    self.run_until_complete(request)  # refuses a closed or nested loop first
+            finally:
+                request.close()  # a refused request never started: no "never awaited" warning
+            return
+        # asyncio's hook for loop subclasses (3.13+): refuses what `run_forever` refuses (a closed
+        # loop, a call from inside another running loop) and does what it does before its first
+        # turn (async generator hooks, becoming the running loop): asyncio starts a task eagerly
+        # only on a running loop. tests/infra runs this on the asset's own interpreter.
         try:
-            # Refuse what `run_forever` refuses (a closed loop, a call from inside another
-            # running loop) before the request starts. On 3.13+, through asyncio's hook for loop
-            # subclasses, which also does what `run_forever` does before its first turn (async
-            # generator hooks, becoming the running loop): asyncio starts a task eagerly only on
-            # a running loop.
-            if sys.version_info >= (3, 13):
-                self._run_forever_setup()
-            else:
-                self._check_closed()  # type: ignore[attr-defined]
-                self._check_running()  # type: ignore[attr-defined]
+            self._run_forever_setup()
         except RuntimeError:
             request.close()
             raise
-        if sys.version_info >= (3, 13):
-            try:
-                if self.get_task_factory() is None:
-                    task = asyncio.Task(request, loop=self, eager_start=True)
-                else:  # a task factory (instrumentation, say) decides how tasks start
-                    task = self.create_task(request)
-            finally:
-                self._run_forever_cleanup()
-        else:  # Python 3.12 and older (local development only: Lambda runs 3.14): Mangum's way
-            task = self.create_task(request)
+        try:
+            if self.get_task_factory() is None:
+                task = asyncio.Task(request, loop=self, eager_start=True)
+            else:  # a task factory (instrumentation, say) decides how tasks start
+                task = self.create_task(request)
+        finally:
+            self._run_forever_cleanup()
         # A task cancelled along the way raises here; what it answered, if anything, stands.
         with contextlib.suppress(asyncio.CancelledError):
             if not task.done():

@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,7 +43,7 @@ CLIENT_CONFIG = Config(
 
 
 class EventsClient(Protocol):
-    """The one EventBridge call we make (boto3's ``events`` client has it)."""
+    """The one EventBridge call we make (botocore's ``events`` client has it)."""
 
     def put_events(self, *, Entries: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]: ...
 
@@ -131,8 +131,11 @@ class Publisher:
 
 @functools.cache
 def _publisher() -> Publisher:
-    """Built on first use and kept for the container's life (one boto3 client per container)."""
-    client = cast("EventsClient", boto3.client("events", config=CLIENT_CONFIG))
+    """Built on first use and kept for the container's life (one client per container). Made
+    through botocore's session, like the DynamoDB client: the asset ships botocore, not boto3,
+    and the Lambda runtime's boto3 would wrap its own, other botocore."""
+    session = botocore.session.get_session()
+    client = cast("EventsClient", session.create_client("events", config=CLIENT_CONFIG))
     metrics = Metrics(os.environ.get("METRICS_NAMESPACE", "OrderService"), "order-events")
     return Publisher(client, os.environ.get("EVENT_BUS_NAME", "default"), metrics)
 

@@ -48,8 +48,8 @@ def _as_sent(node: dict[str, Any]) -> dict[str, Any] | None:
 
 class _Parser(JSONParser):
     # botocore's own hook for every shape it parses (private, stable since 2015; the type stubs
-    # leave it out). Lambda's runtime supplies botocore, so: any extra arguments a later botocore
-    # might add pass straight through, and the tests hold the output to the installed botocore's.
+    # leave it out). The asset ships the locked botocore, the one tests/unit/test_attribute_parser
+    # holds this output to: a botocore upgrade is a lock-file change those tests run on.
     def _parse_shape(self, shape: Any, node: Any, *args: Any, **kwargs: Any) -> Any:
         if shape.name == "AttributeValue" and type(node) is dict:
             parsed = _as_sent(node)
@@ -63,8 +63,5 @@ class ParserFactory(ResponseParserFactory):
 
     def create_parser(self, protocol_name: str) -> Any:
         if protocol_name == "json":
-            try:
-                return _Parser(**self._defaults)  # type: ignore[attr-defined]
-            except (AttributeError, TypeError):
-                pass  # a botocore whose factory or parser changed shape: its own parser, as is
+            return _Parser(**self._defaults)  # type: ignore[attr-defined]
         return super().create_parser(protocol_name)

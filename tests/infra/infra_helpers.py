@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,29 +59,78 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
-# The Lambda runtime's Python first; older ones only build a stand-in asset for local runs.
-LOCAL_PYTHON_VERSIONS = ("3.13", "3.12")
-
-
 @dataclass(frozen=True)
 class LocalAsset:
-    """The asset built for this machine (x86_64) with bytecode, and the interpreter to run it.
+    """The asset a real ``cdk synth -c target=local`` produced (this machine's CPU), and an
+    interpreter of the runtime's Python version to run it on.
 
-    ``task`` is Lambda's /var/task (the asset); ``runtime`` holds the SDK the asset leaves out,
-    like /var/runtime: put it on the path after ``task``.
+    ``task`` is Lambda's /var/task: the asset directory itself (``cdk.out/asset.<hash>``). It
+    carries its own botocore, so nothing goes on the path after it but what Lambda's runtime
+    itself provides (the runtime interface client, for the emulator).
     """
 
     task: Path
-    runtime: Path
     python: str
     python_version: str
 
 
-def newest_local_python() -> tuple[str, str] | None:
-    """``(version, interpreter)`` for the newest of LOCAL_PYTHON_VERSIONS installed, or None."""
-    from infra.bundling import find_interpreter
+FAKE_UV = """#!/bin/sh
+# A stand-in for uv's interpreter commands: records each call; `python install` links {real} (or
+# fails), `python find --managed-python` reports what was installed. The rest (the bundler's
+# `pip install`) goes to the real uv.
+here="$(dirname "$0")"
+echo "$*" >> "$here/calls"
+case "$1 $2" in
+  "python install")
+    if [ -n "{real}" ]; then mkdir -p "$here/managed" && ln -sf "{real}" "$here/managed/python"; exit 0; fi
+    echo "error: Failed to download CPython {version}: dns error" >&2; exit 1 ;;
+  "python find")
+    if [ -e "$here/managed/python" ]; then echo "$here/managed/python"; exit 0; fi
+    echo "error: No interpreter found for Python {version} in managed installations" >&2
+    exit 2 ;;
+  "python "*) echo "error: unexpected call" >&2; exit 1 ;;
+esac
+exec "{uv}" "$@"
+"""
 
-    for version in LOCAL_PYTHON_VERSIONS:
-        if found := find_interpreter(version):
-            return version, found
-    return None
+
+def no_python_environment(tmp_path: Path, real_python: str | None) -> tuple[dict[str, str], Path]:
+    """An environment with no CPython of the runtime's version (nothing on PATH, an empty pyenv)
+    and a fake uv that "installs" ``real_python`` (a link to it) or, given None, fails; and the
+    file the fake records its calls in."""
+    from infra.bundling import find_uv
+    from infra.constructs.compute import RUNTIME_PYTHON_VERSION as version
+
+    real_uv = find_uv()
+    assert real_uv, "uv: run make install"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    uv = fake_bin / "uv"
+    uv.write_text(FAKE_UV.format(real=real_python or "", version=version, uv=real_uv))
+    uv.chmod(0o755)
+    kept = [
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry
+        and not (Path(entry) / f"python{version}").exists()
+        and not (Path(entry) / "uv").exists()
+        and "pyenv" not in entry
+    ]
+    (tmp_path / "pyenv").mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("LAMBDA_BYTECODE_PYTHON", "PYENV_VERSION")
+    }
+    env.update(PATH=os.pathsep.join([str(fake_bin), *kept]), PYENV_ROOT=str(tmp_path / "pyenv"))
+    assert shutil.which(f"python{version}", path=env["PATH"]) is None
+    return env, fake_bin / "calls"
+
+
+@dataclass(frozen=True)
+class SynthRun:
+    """A real ``npx cdk synth``: the asset it wrote, what it printed, and what it asked uv."""
+
+    asset: Any  # infra.assembly.FunctionAsset
+    stderr: str
+    uv_calls: list[str]

@@ -3,9 +3,10 @@
 The emulator (``aws-lambda-rie``, the Runtime API and the invoke endpoint that Lambda's container
 images use) ships inside the aws-sam-cli wheel; awslambdaric is the Python runtime client that
 Lambda's managed runtime provides (so it is not in our asset, and goes on the path after it,
-like the SDK). Both are pinned and cached under .build/rie/. The asset is the session's
-``local_asset`` (x86_64, bytecode by the newest of Python 3.14/3.13/3.12 installed); DynamoDB is
-moto's server embedded in this process. Everything listens on 127.0.0.1 and stops at teardown.
+after it on the path). Both are pinned and cached under .build/rie/. The asset is the session's
+``local_asset``: the directory a real ``cdk synth -c target=local`` wrote (x86_64 here, bytecode
+for the runtime's Python, its own botocore), run on the runtime's interpreter; DynamoDB is moto's
+server embedded in this process. Everything listens on 127.0.0.1 and stops at teardown.
 
 Invocations are API Gateway HTTP API (payload 2.0) events with JWT claims, POSTed to the
 emulator exactly as Lambda's invoke API would deliver them.
@@ -17,6 +18,7 @@ import contextlib
 import importlib
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -249,12 +251,14 @@ def dynamodb_endpoint() -> Iterator[str]:
 def emulator(
     local_asset: LocalAsset, dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Emulator]:
+    if platform.machine() != "x86_64":
+        pytest.skip(f"the emulator and runtime client pinned here are x86_64: {platform.machine()}")
     rie = _rie_binary()
     ric = _awslambdaric(local_asset.python_version)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        # /var/task, then /var/runtime (the SDK) and the runtime client, as Lambda orders them.
-        "PYTHONPATH": os.pathsep.join(map(str, (local_asset.task, local_asset.runtime, ric))),
+        # /var/task (the asset, with its SDK), then the runtime client, as Lambda orders them.
+        "PYTHONPATH": os.pathsep.join(map(str, (local_asset.task, ric))),
         "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code directory is read-only
         "TABLE_NAME": TABLE,
         "CURSOR_SECRET": "rie-cursor-secret",

@@ -1,67 +1,65 @@
-"""The tuned session makes DynamoDB clients without botocore's census of every service, and any
-other client (the credential chain's STS or SSO) exactly as botocore would; its DynamoDB
-clients build each request's User-Agent once."""
+"""The client ``make_client`` builds parses responses with the AttributeValue shortcut, and
+answers exactly what a plain botocore client answers (tests/unit/test_attribute_parser.py holds
+the shortcut itself to botocore's parser on generated items)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import botocore.session
 import pytest
-from botocore.exceptions import UnknownServiceError
-from botocore.loaders import Loader
-from botocore.useragent import UserAgentString
-from moto import mock_aws
+from botocore.awsrequest import AWSResponse
 
+from lambda_app.repository.attribute_parser import ParserFactory
 from lambda_app.repository.client import dynamodb_session, make_client
 
 REGION = "us-east-1"
+ITEM = {
+    "PK": {"S": "ORDER#1"},
+    "total": {"N": "7996"},
+    "tags": {"SS": ["a", "b"]},
+    "blob": {"B": "aGVsbG8="},
+    "lines": {"L": [{"M": {"sku": {"S": "SKU-1"}, "quantity": {"N": "2"}}}]},
+}
 
 
-def test_a_dynamodb_client_needs_no_census_of_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
-    def census(self: Loader, type_name: str) -> list[str]:
-        raise AssertionError(f"listed every service for {type_name}")
+class _Body:
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
 
-    monkeypatch.setattr(Loader, "list_available_services", census)
-    client = make_client(REGION)
-    assert client.meta.service_model.service_name == "dynamodb"
-
-
-def test_other_services_are_found_as_botocore_finds_them() -> None:
-    # An assume-role, SSO or web-identity profile makes an STS/SSO client from this session.
-    session = dynamodb_session()
-    assert session.create_client("sts", region_name=REGION).meta.service_model.service_name == "sts"
-    with pytest.raises(UnknownServiceError):
-        session.create_client("no-such-service", region_name=REGION)
+    def stream(self, **_: Any) -> Any:
+        yield self.raw
 
 
-def _user_agents_built(client: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
-    """How many times one request's User-Agent is built, and the header it is sent with."""
-    built = 0
+def _answering(client: Any, status: int, body: dict[str, Any]) -> list[str]:
+    """DynamoDB answered at the transport, every time; returns the operations sent."""
     sent: list[str] = []
-    to_string = UserAgentString.to_string
 
-    def counting(self: UserAgentString) -> str:
-        nonlocal built
-        built += 1
-        return to_string(self)
+    def send(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.headers["X-Amz-Target"].decode())
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "r"}
+        return AWSResponse(request.url, status, headers, _Body(json.dumps(body).encode()))
 
-    def capture(request: Any, **_: Any) -> None:
-        sent.append(request.headers["User-Agent"].decode())
-
-    monkeypatch.setattr(UserAgentString, "to_string", counting)
-    client.meta.events.register_first("before-send.dynamodb.ListTables", capture)
-    with mock_aws():
-        client.list_tables()
-    return built, sent[0]
+    client.meta.events.register_first("before-send.dynamodb", send)
+    return sent
 
 
-def test_a_request_builds_its_user_agent_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    built, header = _user_agents_built(make_client(REGION), monkeypatch)
-    assert built == 1
-    assert header.startswith("Botocore/") and "cfg/retry-mode#standard" in header
-    # A client made the plain way builds it twice: what make_client saves.
+
+
+def test_responses_are_parsed_by_the_shortcut_as_botocore_parses_them() -> None:
+    session = dynamodb_session()
+    assert isinstance(session.get_component("response_parser_factory"), ParserFactory)
+    ours = make_client(REGION, session=session)
     plain = botocore.session.get_session().create_client("dynamodb", region_name=REGION)
-    assert _user_agents_built(plain, monkeypatch)[0] == 2
+    for client in (ours, plain):
+        _answering(client, 200, {"Item": ITEM})
+    key: Any = {"PK": {"S": "ORDER#1"}}
+    got = ours.get_item(TableName="t", Key=key)
+    expected = plain.get_item(TableName="t", Key=key)
+    assert got["Item"] == expected["Item"]
+    assert got["Item"]["blob"] == {"B": b"hello"}  # binary values decoded, as botocore does
