@@ -60,6 +60,7 @@ lock:
 	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 -o requirements/runtime.txt
 	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 --extra local --extra dev -o requirements/dev.txt
 	$(UV) pip compile requirements/ministack.in --quiet --universal --python-version 3.13 -o requirements/ministack.txt
+	$(UV) pip compile requirements/lambda-runtime.in --quiet --universal --python-version 3.13 --constraint requirements/runtime.txt -o requirements/lambda-runtime.txt
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache

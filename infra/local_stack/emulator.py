@@ -5,8 +5,8 @@ the function's ``Runtime`` says, and the function inherits that interpreter's ``
 its environment (``.build/ministack/``) has two parts:
 
 - ``venv/``: a Python 3.13 venv (the functions' runtime version, ``infra/constructs/compute.py``)
-  holding only what Lambda's Python runtime adds to the standard library: the AWS SDK, at the
-  versions ``requirements/runtime.txt`` locks. MiniStack runs, and spawns functions, with this
+  holding only what Lambda's Python runtime adds to the standard library: the AWS SDK
+  (``requirements/lambda-runtime.txt``). MiniStack runs, and spawns functions, with this
   interpreter, so a function sees its asset plus exactly that; a dependency missing from the
   asset fails here as it would in Lambda.
 - ``lib/``: MiniStack and its own dependencies (``requirements/ministack.txt``), put on the
@@ -43,10 +43,8 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 HOME = bundling.REPO_ROOT / ".build" / "ministack"
 LOCK_FILE = bundling.REPO_ROOT / "requirements" / "ministack.txt"
-RUNTIME_LOCK_FILE = bundling.REPO_ROOT / bundling.RUNTIME_REQUIREMENTS
-# What the Lambda Python runtime provides besides the standard library (with its dependencies:
-# bundling.SDK_DISTRIBUTIONS), installed at the versions the runtime lock file pins.
-RUNTIME_SDK = "boto3"
+# What the Lambda Python runtime provides besides the standard library: the AWS SDK.
+RUNTIME_SDK_LOCK_FILE = bundling.REPO_ROOT / "requirements" / "lambda-runtime.txt"
 # Bump when the layout of the environment changes: part of its fingerprint.
 ENVIRONMENT_VERSION = "1"
 # MiniStack's own process: its packages on the path here only, then its usual entry point.
@@ -115,7 +113,12 @@ def install(root: Path = HOME) -> Environment:
         raise EmulatorError(f"{uv} is missing: run `make install` first")
     env = Environment(root)
     digest = hashlib.sha256()
-    for part in (ENVIRONMENT_VERSION, python, LOCK_FILE.read_text(), RUNTIME_LOCK_FILE.read_text()):
+    for part in (
+        ENVIRONMENT_VERSION,
+        python,
+        LOCK_FILE.read_text(),
+        RUNTIME_SDK_LOCK_FILE.read_text(),
+    ):
         digest.update(str(part).encode() + b"\0")
     fingerprint = digest.hexdigest()
     with exclusive("install", root):
@@ -128,7 +131,7 @@ def install(root: Path = HOME) -> Environment:
         # No pip, no setuptools: Lambda's runtime offers functions neither.
         _run([python, "-m", "venv", "--without-pip", str(root / "venv")])
         pip = [str(uv), "pip", "install", "--quiet", "--python", str(env.python)]
-        _run([*pip, RUNTIME_SDK, "--constraint", str(RUNTIME_LOCK_FILE)])
+        _run([*pip, "--requirement", str(RUNTIME_SDK_LOCK_FILE)])
         _run([*pip, "--target", str(env.lib), "--requirement", str(LOCK_FILE)])
         env.stamp.write_text(fingerprint)
     return env

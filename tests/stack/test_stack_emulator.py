@@ -71,7 +71,9 @@ def test_functions_run_on_the_runtimes_python_with_only_the_runtimes_sdk(stack: 
         assert not [v for v in environ if v.startswith((b"PYTHONPATH=", b"PYTHONHOME="))]
 
     locked = re.search(
-        r"^boto3==(\S+)", (REPO_ROOT / "requirements" / "runtime.txt").read_text(), re.MULTILINE
+        r"^boto3==(\S+)",
+        (REPO_ROOT / "requirements" / "lambda-runtime.txt").read_text(),
+        re.MULTILINE,
     )
     assert locked is not None
     probe = (
