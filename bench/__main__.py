@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import capacity
 from infra import assembly
 from infra.bundling import bytecode_interpreter, zipped_size
 
@@ -208,7 +209,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--capacity",
+        choices=("yes", "no", "only"),
+        default="yes",
+        help="DynamoDB capacity per route, on DynamoDB Local (bench/capacity.py)",
+    )
     args = parser.parse_args()
+    if args.capacity == "only":
+        report = {"dynamodb_capacity": capacity.measure()}
+        capacity.print_report(report["dynamodb_capacity"])
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, indent=2))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         started = time.monotonic()
@@ -240,7 +253,11 @@ def main() -> int:
         "warm_us": warm_results,
         "asset_bytes": {n: {"zipped": z, "unzipped": u} for n, (u, z) in sizes.items()},
     }
+    if args.capacity == "yes":
+        report["dynamodb_capacity"] = capacity.measure_or_skip()
     _print(report)
+    if args.capacity == "yes":
+        capacity.print_or_skip(report["dynamodb_capacity"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
     print(f"\nwritten to {args.output}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -26,7 +28,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from lambda_app.local.dynamodb_server import EmbeddedDynamoDB
+        from lambda_app.local import dynamodb_local
+        from lambda_app.local.embedded import start_embedded
     except ImportError:
         print(
             "order-api serve needs the local extra: pip install 'lambda_app[local]'",
@@ -42,43 +45,67 @@ def _serve(args: argparse.Namespace) -> int:
     # Local credentials only: nothing here may reach a real AWS account by accident.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    # Ctrl-C, SIGTERM or a closed terminal end the process through `finally`, which stops the
+    # embedded DynamoDB, without a traceback. uvicorn re-raises the signal it handled once it has
+    # shut down: Python's default for SIGTERM would end the process on the spot.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _exit_on_signal)
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-    embedded = None if endpoint else EmbeddedDynamoDB().start()
-    if embedded is not None:
-        endpoint = embedded.endpoint_url
+    if endpoint and args.dynamodb:
+        print(
+            f"order-api serve: --dynamodb {args.dynamodb} embeds a DynamoDB, but one is given "
+            "(--endpoint-url or AWS_ENDPOINT_URL_DYNAMODB): use one or the other",
+            file=sys.stderr,
+        )
+        return 2
+    # Read (and checked) before anything starts: a bad setting stops serve at once.
     settings = Settings(
         AWS_ENDPOINT_URL_DYNAMODB=endpoint,
         ORDER_API_DEV_AUTH=True,
         ORDER_API_OFFLOAD=True,
         ORDER_API_DOCS_OFFLINE=True,
     )
-    client = make_client(settings.region, endpoint)
-    ensure_table(client, settings.table_name)
-    app = create_app(settings, client)
-    if embedded is not None:
-        seed_catalog(app.state.services.products)
-    expiry = _expiry_loop(client, settings.table_name)
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"Order API on {base} (DynamoDB: {'embedded ' if embedded else ''}{endpoint}, table "
-        f"{settings.table_name})\n"
-        f"  Docs: {base}/docs\n"
-        f"  Try:  curl -s {base}/products -H 'X-Dev-User: alice'\n"
-        f"        curl -s {base}/orders -H 'X-Dev-User: alice' -H 'Content-Type: application/json' "
-        """-d '{"items":[{"sku":"MUG-LOGO","quantity":1}],"shipping_address":{"name":"Alice","""
-        """"line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}'\n"""
-        f"  Staff: add -H 'X-Dev-Groups: admin'\n"
-        f"  Reservations: a PENDING order holds its stock {settings.reservation_minutes} min "
-        "(RESERVATION_MINUTES); expired ones are cancelled every 30 s",
-        flush=True,
-    )
     try:
+        embedded = None if endpoint else start_embedded(args.dynamodb, Path(args.data_dir))
+    except (dynamodb_local.Unavailable, dynamodb_local.StartFailed) as error:
+        print(f"order-api serve: {error}", file=sys.stderr)
+        return 2
+    expiry = None
+    try:
+        if embedded is not None:
+            endpoint = embedded.endpoint_url
+            settings = settings.model_copy(update={"dynamodb_endpoint_url": endpoint})
+        client = make_client(settings.region, endpoint)
+        created = ensure_table(client, settings.table_name)
+        app = create_app(settings, client)
+        if embedded is not None and created:
+            seed_catalog(app.state.services.products)  # once: a restart keeps what is there
+        expiry = _expiry_loop(client, settings.table_name)
+        base = f"http://{args.host}:{args.port}"
+        print(
+            f"Order API on {base}, table {settings.table_name}\n"
+            f"  DynamoDB: {embedded.description if embedded else endpoint}\n"
+            f"  Docs: {base}/docs\n"
+            f"  Try:  curl -s {base}/products -H 'X-Dev-User: alice'\n"
+            f"        curl -s {base}/orders -H 'X-Dev-User: alice' -H 'Content-Type: application/json' "
+            """-d '{"items":[{"sku":"MUG-LOGO","quantity":1}],"shipping_address":{"name":"Alice","""
+            """"line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}'\n"""
+            f"  Staff: add -H 'X-Dev-Groups: admin'\n"
+            f"  Reservations: a PENDING order holds its stock {settings.reservation_minutes} min "
+            "(RESERVATION_MINUTES); expired ones are cancelled every 30 s",
+            flush=True,
+        )
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
-        expiry.stop()
+        if expiry is not None:
+            expiry.stop()
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _exit_on_signal(number: int, _frame: object) -> None:
+    raise SystemExit(128 + number)
 
 
 def _expiry_loop(client: DynamoDBClient, table_name: str) -> ExpiryLoop:
@@ -126,6 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--endpoint-url", help="use this DynamoDB instead of an embedded one")
+    serve.add_argument(
+        "--dynamodb",
+        choices=("local", "moto"),
+        help="the embedded DynamoDB: local = DynamoDB Local, AWS's engine (needs Java 17+; keeps "
+        "its data in --data-dir), moto = in memory (default: local where Java 17+ is present)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        default=".build/dynamodb-local",
+        help="where DynamoDB Local keeps its data (default: %(default)s)",
+    )
     serve.set_defaults(run=_serve)
     create = commands.add_parser("create-table", help="create the table (idempotent)")
     create.add_argument("--endpoint-url", help="DynamoDB endpoint (default: boto3's own)")

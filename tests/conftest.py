@@ -1,4 +1,5 @@
-"""Shared fixtures: moto in-process for DynamoDB, the real app, and callers with identities."""
+"""Shared fixtures: DynamoDB (moto in-process by default, or DynamoDB Local: tests/engines.py),
+the real app, and callers with identities."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lambda_app.api.app import create_app
 from lambda_app.repository.client import dynamodb_session, make_client
 from lambda_app.repository.tables import ensure_table
 from lambda_app.settings import Settings
+from tests import engines
 
 TABLE = "orders-test"
 REGION = "us-east-1"
@@ -52,6 +54,14 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    engines.start_for_run(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    engines.stop_for_run()
+
+
 @pytest.fixture(scope="session")
 def botocore_session() -> botocore.session.Session:
     """One session for the run: clients made from it skip re-parsing DynamoDB's service model."""
@@ -59,17 +69,37 @@ def botocore_session() -> botocore.session.Session:
 
 
 @pytest.fixture
-def dynamodb(botocore_session: botocore.session.Session) -> Iterator[Any]:
-    """A fresh in-process moto DynamoDB (and a fresh client) with the table from the schema."""
-    with mock_aws():
-        client = make_client(REGION, session=botocore_session)
-        ensure_table(client, TABLE)
-        yield client
+def engine(request: pytest.FixtureRequest) -> str:
+    """Which DynamoDB: "moto" unless the module runs on both (``pytestmark = [BOTH_ENGINES]``)."""
+    return str(getattr(request, "param", "moto"))
 
 
 @pytest.fixture
-def app(dynamodb: Any) -> FastAPI:
-    return create_app(make_settings(), dynamodb)
+def table_name(engine: str) -> str:
+    # moto is fresh per test; DynamoDB Local is shared by the run, so each test has its own table.
+    return TABLE if engine == "moto" else engines.unique_table()
+
+
+@pytest.fixture
+def dynamodb(
+    engine: str, table_name: str, botocore_session: botocore.session.Session
+) -> Iterator[Any]:
+    """A fresh DynamoDB (and a fresh client) with the table from the schema."""
+    if engine == "moto":
+        with mock_aws():
+            client = make_client(REGION, session=botocore_session)
+            ensure_table(client, table_name)
+            yield client
+        return
+    client = make_client(REGION, engines.local_endpoint(), session=botocore_session)
+    ensure_table(client, table_name)
+    yield client
+    client.delete_table(TableName=table_name)
+
+
+@pytest.fixture
+def app(dynamodb: Any, table_name: str) -> FastAPI:
+    return create_app(make_settings(TABLE_NAME=table_name), dynamodb)
 
 
 class Api:

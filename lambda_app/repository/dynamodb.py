@@ -250,7 +250,7 @@ class DynamoRepository:
                     }
                 }
             )
-        reasons = self._transact(transact, token=order.id)
+        reasons = self._transact(transact)
         if reasons is None:
             return
         if reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -327,10 +327,7 @@ class DynamoRepository:
         transact += [
             self._stock_update(line.sku, line.quantity, order.updated_at) for line in order.items
         ]
-        # A token per attempt: the SDK's retries of this call stay idempotent, and two writers
-        # racing for the same order never share one (DynamoDB would refuse the second one's
-        # other parameters with IdempotentParameterMismatch instead of its condition).
-        reasons = self._transact(transact, token=str(uuid.uuid4()))
+        reasons = self._transact(transact)
         if reasons is None:
             return
         if reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -485,14 +482,18 @@ class DynamoRepository:
             time.sleep(0.02 * 2**attempt)  # unprocessed keys mean throttling: back off
         raise StoreUnavailable("The database is busy; retry after the indicated time", 1)
 
-    def _transact(self, items: list[dict[str, Any]], token: str) -> list[dict[str, Any]] | None:
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """Run a transaction; None on success, else the per-item cancellation reasons."""
         try:
             # The token makes the SDK's own retries of this exact call idempotent (10 minutes).
+            # One per call, never derived from the items: two requests deciding the same change
+            # at once (two cancels of one order) would share it, and DynamoDB answers the second
+            # IdempotentParameterMismatchException (their timestamps differ) or, worse, replays
+            # the first's success to it. Found on DynamoDB Local; moto ignores tokens.
             self._call(
                 self._client.transact_write_items,
                 TransactItems=items,
-                ClientRequestToken=token[:36],
+                ClientRequestToken=str(uuid.uuid4()),
             )
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":

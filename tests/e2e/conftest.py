@@ -26,12 +26,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def dev_server() -> Iterator[str]:
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a running `order-api serve` (dev identity, embedded DynamoDB)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"TABLE_NAME", "CURSOR_SECRET"}}
+    data = tmp_path_factory.mktemp("dev-server-data")  # not the repository's .build: fresh data
     process = subprocess.Popen(
-        [str(ORDER_API), "serve", "--port", str(port)],
+        [str(ORDER_API), "serve", "--port", str(port), "--data-dir", str(data)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -26,12 +26,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(base: str, timeout: float = 30) -> None:
+    """Until `GET /health` answers 200: the banner comes just before uvicorn binds its port."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{base} did not come up"
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"TABLE_NAME", "CURSOR_SECRET"}}
+    data = tmp_path_factory.mktemp("serve-data")  # not the repository's .build: a fresh catalog
     process = subprocess.Popen(
-        [str(ORDER_API), "serve", "--port", str(port)],
+        [str(ORDER_API), "serve", "--port", str(port), "--data-dir", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -44,12 +57,7 @@ def server() -> Iterator[tuple[str, str]]:
         banner += process.stdout.readline()
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(base)
         yield base, banner
     finally:
         process.send_signal(signal.SIGINT)

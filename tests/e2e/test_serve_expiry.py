@@ -25,7 +25,7 @@ from lambda_app.service.clock import utcnow
 from lambda_app.service.cursors import CursorCodec
 from lambda_app.service.orders import OrderService
 from tests.conftest import REGION
-from tests.e2e.test_serve import ORDER_API, free_port
+from tests.e2e.test_serve import ORDER_API, free_port, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
 
@@ -67,8 +67,10 @@ def served() -> Iterator[tuple[str, dict[str, str], str]]:
         deadline = time.monotonic() + 30
         while "Reservations:" not in banner and time.monotonic() < deadline:
             banner += process.stdout.readline()
+        base = f"http://127.0.0.1:{port}"
         try:
-            yield f"http://127.0.0.1:{port}", ids, banner
+            wait_healthy(base)
+            yield base, ids, banner
         finally:
             process.send_signal(signal.SIGINT)
             try:

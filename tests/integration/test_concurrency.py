@@ -1,5 +1,10 @@
-"""Concurrency over real HTTP: uvicorn serving the app, the embedded (serialized) moto server
-behind it, and many client threads released at once by a barrier.
+"""Concurrency over real HTTP: uvicorn serving the app, a DynamoDB behind it, and many client
+threads released at once by a barrier.
+
+Two engines (tests/engines.py): moto's threaded server, made transaction-safe by the one lock of
+``lambda_app/local/dynamodb_server.py``; and DynamoDB Local, AWS's own engine, with no lock of
+ours: it serializes what DynamoDB serializes and answers contention as DynamoDB does (a
+``TransactionConflict`` cancellation reason), which the service must absorb.
 
 What a user relies on (contract, "Orders"): stock never goes below zero and no order is
 half-written; one Idempotency-Key creates one order and every concurrent caller gets its 201;
@@ -14,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +31,11 @@ from lambda_app.api.app import create_app
 from lambda_app.local.dynamodb_server import EmbeddedDynamoDB
 from lambda_app.repository.client import make_client
 from lambda_app.repository.tables import ensure_table
+from tests import engines
 from tests.conftest import ADDRESS, REGION, make_settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moto-server")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("concurrency")]
 
-# Its own table: moto's backends are process-global, so never share a name with other tests.
-TABLE = "orders-concurrency"
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -95,15 +100,24 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture(scope="module")
-def service() -> Iterator[Service]:
-    """Embedded DynamoDB and a uvicorn server, both on 127.0.0.1, both stopped afterwards."""
-    with EmbeddedDynamoDB(host="127.0.0.1") as dynamo:
-        endpoint = dynamo.endpoint_url
+@contextmanager
+def dynamodb_endpoint(engine: str) -> Iterator[str]:
+    if engine == "moto":
+        with EmbeddedDynamoDB(host="127.0.0.1") as moto_server:
+            yield moto_server.endpoint_url
+    else:
+        yield engines.local_endpoint()
+
+
+@pytest.fixture(scope="module", params=engines.ENGINES)
+def service(request: pytest.FixtureRequest) -> Iterator[Service]:
+    """A DynamoDB and a uvicorn server on 127.0.0.1, a table of its own, stopped afterwards."""
+    with dynamodb_endpoint(request.param) as endpoint:
+        table = engines.unique_table("concurrency")
         client = make_client(REGION, endpoint)
-        ensure_table(client, TABLE)
+        ensure_table(client, table)
         settings = make_settings(
-            TABLE_NAME=TABLE, AWS_ENDPOINT_URL_DYNAMODB=endpoint, ORDER_API_OFFLOAD=True
+            TABLE_NAME=table, AWS_ENDPOINT_URL_DYNAMODB=endpoint, ORDER_API_OFFLOAD=True
         )
         app = create_app(settings, client)
         sock = _free_socket()
@@ -129,6 +143,7 @@ def service() -> Iterator[Service]:
             server.should_exit = True
             thread.join(timeout=10)
             sock.close()
+            client.delete_table(TableName=table)
             assert not thread.is_alive(), "uvicorn did not stop"
 
 

@@ -8,6 +8,9 @@ import re
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADDRESS, Api
+from tests.engines import BOTH_ENGINES
+
+pytestmark = [BOTH_ENGINES]
 
 PROBLEM = "application/problem+json"
 

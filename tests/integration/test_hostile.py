@@ -15,16 +15,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADDRESS, TABLE, Api
+from tests.conftest import ADDRESS, Api
+from tests.engines import BOTH_ENGINES
+
+pytestmark = [BOTH_ENGINES]
 
 PROBLEM = "application/problem+json"
 JSON = {"Content-Type": "application/json"}
 ORDER_OK = {"items": [{"sku": "A", "quantity": 1}], "shipping_address": ADDRESS}
 
 
-def _table(dynamodb: Any) -> list[dict[str, Any]]:
+def _table(dynamodb: Any, table_name: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
+    params: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
     while True:
         page = dynamodb.scan(**params)  # a test's view of everything; the service never scans
         items += page["Items"]
@@ -36,9 +39,10 @@ def _table(dynamodb: Any) -> list[dict[str, Any]]:
 class Shop:
     """The API plus a view of the whole table, to prove that refused requests wrote nothing."""
 
-    def __init__(self, api: Api, dynamodb: Any) -> None:
+    def __init__(self, api: Api, dynamodb: Any, table_name: str) -> None:
         self.api = api
         self.dynamodb = dynamodb
+        self.table_name = table_name
         api.add_product("A", stock=10)
         api.add_product("B", stock=10)
         placed = api.place([("A", 2)], key="first")
@@ -46,7 +50,7 @@ class Shop:
         self.order = placed.json()
 
     def snapshot(self) -> list[dict[str, Any]]:
-        return _table(self.dynamodb)
+        return _table(self.dynamodb, self.table_name)
 
     def refused(self, status: int | tuple[int, ...], method: str, path: str, **kw: Any) -> Any:
         """Send the request; assert a problem+json 4xx with `status`, and an unchanged table."""
@@ -64,8 +68,8 @@ class Shop:
 
 
 @pytest.fixture
-def shop(api: Api, dynamodb: Any) -> Shop:
-    return Shop(api, dynamodb)
+def shop(api: Api, dynamodb: Any, table_name: str) -> Shop:
+    return Shop(api, dynamodb, table_name)
 
 
 def _order_body(**changes: Any) -> dict[str, Any]:

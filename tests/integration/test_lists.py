@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
+from tests.engines import BOTH_ENGINES
+
+pytestmark = [BOTH_ENGINES]
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADDRESS, Api
+from tests.engines import BOTH_ENGINES
+
+pytestmark = [BOTH_ENGINES]
 
 PROBLEM = "application/problem+json"
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import Api
+from tests.engines import BOTH_ENGINES
+
+pytestmark = [BOTH_ENGINES]
 
 PROBLEM = "application/problem+json"
 

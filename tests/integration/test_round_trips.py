@@ -16,6 +16,9 @@ import pytest
 
 from lambda_app.repository.keys import SHARDS
 from tests.conftest import ADDRESS, Api
+from tests.engines import BOTH_ENGINES
+
+pytestmark = [BOTH_ENGINES]
 
 ORDER_BODY = {"items": [{"sku": "MUG", "quantity": 1}], "shipping_address": ADDRESS}
 
