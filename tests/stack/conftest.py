@@ -28,6 +28,7 @@ import pytest
 
 from infra.local_stack import cdk, emulator, users
 from infra.local_stack.cdk import STACK
+from tests.conftest import ADDRESS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,13 +40,6 @@ READY_LINE = "Serving until Ctrl-C."
 # runs every minute, can be seen cancelling one within a test; every other test acts on its
 # orders within seconds of placing them.
 RESERVATION_MINUTES = 1
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 def claims(token: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ADDRESS, Caller, Stack
+from tests.conftest import ADDRESS
+
+from .conftest import Caller, Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
 
