@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit infra bench load lock clean synth browser
+.PHONY: run test lint typecheck unit infra bench load lock clean synth browser stack
 
 $(STAMP): requirements/dev.txt pyproject.toml package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: lint typecheck browser
 synth: $(STAMP)
 	npx cdk synth --quiet
 
+# The deployed stack, locally: MiniStack on 127.0.0.1, `cdk deploy -c target=local`, until Ctrl-C.
+stack: $(STAMP)
+	$(PY) -m infra.local_stack $(ARGS)
+
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
 
@@ -55,6 +59,8 @@ load: $(STAMP)
 lock:
 	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 -o requirements/runtime.txt
 	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 --extra local --extra dev -o requirements/dev.txt
+	$(UV) pip compile requirements/ministack.in --quiet --universal --python-version 3.13 -o requirements/ministack.txt
+	$(UV) pip compile requirements/lambda-runtime.in --quiet --universal --python-version 3.13 --constraint requirements/runtime.txt -o requirements/lambda-runtime.txt
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache

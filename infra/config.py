@@ -92,6 +92,14 @@ class StageConfig:
         return "aarch64"
 
     @property
+    def metric_math_alarms(self) -> bool:
+        """Whether alarms on metric math (a rate, a sum over several metrics) are created.
+        Local switch: MiniStack cannot create an alarm whose metric is an expression
+        (CREATE_FAILED, and the whole stack rolls back), so the local stack goes without those
+        alarms; the alarms on single metrics, the topic and the dashboard are still there."""
+        return not self.is_local
+
+    @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
 

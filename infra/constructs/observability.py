@@ -208,7 +208,10 @@ class Observability(Construct):
             periods: int = 1,
             datapoints: int | None = None,
             missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        ) -> cloudwatch.Alarm:
+        ) -> cloudwatch.Alarm | None:
+            # Not in a local emulator that cannot create them (StageConfig.metric_math_alarms).
+            if isinstance(metric, cloudwatch.MathExpression) and not config.metric_math_alarms:
+                return None
             created = cloudwatch.Alarm(
                 self,
                 construct_id,
